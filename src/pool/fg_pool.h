@@ -1,0 +1,81 @@
+/*
+ * fg_pool: the backends behind the proxy, and the one interface between the front end and them.
+ *
+ * The front end submits a frame and gets exactly one completion callback with the outcome. The
+ * pool picks the next healthy backend round-robin (one shared cursor), sends one unary gRPC
+ * Render call on that backend's HTTP/2 connection, and on a backend fault or RESOURCE_EXHAUSTED
+ * retries on the next healthy backend, at most `retries` more times, within the deadline. It
+ * also owns health: passive (faults counted from calls) and active (grpc.health.v1 Check).
+ *
+ * Threading: one pool per libuv loop; all calls on that loop's thread.
+ */
+#ifndef FG_POOL_H
+#define FG_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct fg_pool fg_pool;
+typedef struct fg_call fg_call;
+typedef struct fg_backend fg_backend;
+
+typedef struct fg_pool_config {
+    const char *const *addrs; /* "host:port" each; copied by fg_pool_new */
+    size_t naddrs;
+    uint32_t timeout_ms;         /* per-attempt deadline (grpc-timeout) */
+    uint32_t retries;            /* extra attempts on other backends */
+    uint32_t unhealthy_after;    /* consecutive backend faults that mark a backend unhealthy */
+    uint32_t healthy_after;      /* consecutive good checks that mark it healthy again */
+    uint32_t health_interval_ms; /* active Check period */
+    uint32_t max_reply_bytes;    /* largest RenderReply accepted (4 MiB) */
+    uint32_t max_queue;          /* calls waiting for a stream slot, per backend */
+} fg_pool_config;
+
+/* What the front end asks for. The pool copies what it needs before fg_pool_submit returns. */
+typedef struct fg_frame_request {
+    const char *model;
+    size_t model_len;
+    uint32_t frame;
+    const uint8_t *input;
+    size_t input_len;
+} fg_frame_request;
+
+/* The outcome; every pointer is valid only during the callback. */
+typedef struct fg_frame_result {
+    int status;          /* gRPC status, 0 = a frame */
+    const char *message; /* grpc-message or the proxy's reason, NUL-terminated; "" when none */
+    const char *backend; /* address of the backend of the last attempt; NULL if none reached */
+    const uint8_t *image;
+    size_t image_len;
+    uint32_t width, height;
+    uint8_t format;      /* ImageFormat */
+    uint32_t grpc_us;    /* duration of the last backend call */
+    uint8_t attempts;    /* backend calls made */
+} fg_frame_result;
+
+typedef void (*fg_frame_done_cb)(void *user, const fg_frame_result *res);
+
+/* 0 and *out set, or FG_ERR_INVALID (a bad address; message logged). */
+int fg_pool_new(uv_loop_t *loop, const fg_pool_config *cfg, fg_pool **out);
+/* Stops checks, fails calls in flight with UNAVAILABLE, closes connections; then frees the pool
+ * and calls closed_cb (may be NULL) from a later loop iteration. */
+void fg_pool_close(fg_pool *pool, void (*closed_cb)(void *arg), void *arg);
+
+/*
+ * Starts a frame. Returns 0 with *out set: cb will be called exactly once, never from inside
+ * fg_pool_submit, unless fg_call_cancel(*out) comes first. Returns FG_ERR_AGAIN when no backend
+ * is healthy (the front end answers "no backends available" itself); cb is then never called.
+ */
+int fg_pool_submit(fg_pool *pool, const fg_frame_request *req, fg_frame_done_cb cb, void *user,
+                   fg_call **out);
+/* The client went away: the call's callback will not be called; the backend stream is reset. */
+void fg_call_cancel(fg_call *call);
+
+size_t fg_pool_backend_count(const fg_pool *pool);
+size_t fg_pool_healthy_count(const fg_pool *pool);
+/* The i-th backend, in configuration order (for stats rendering). */
+const fg_backend *fg_pool_backend(const fg_pool *pool, size_t i);
+
+#endif
