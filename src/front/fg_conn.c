@@ -1,0 +1,313 @@
+#include "fg_conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fg_alloc.h"
+#include "fg_err.h"
+#include "fg_log.h"
+#include "fg_stats.h"
+#include "fg_ws.h"
+
+#define OUT_MAX (64u * 1024 * 1024) /* far above any answer; bounds a runaway bug, not a client */
+
+typedef enum conn_state {
+    CONN_HTTP,
+    CONN_WS,
+    CONN_LINGER, /* our side is done and shut down; dropping input until the client closes */
+} conn_state;
+
+struct fg_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer; /* idle (HTTP), close handshake (WS) or linger deadline */
+    uv_write_t write_req;
+    uv_shutdown_t shutdown_req;
+    fg_conn_env *env;
+    fg_conn *prev, *next;
+    conn_state state;
+    fg_buf out;  /* being filled */
+    fg_buf wbuf; /* being written by write_req */
+    fg_http *http;
+    fg_ws *ws;
+    fg_session *session;
+    int open_handles;
+    bool writing;
+    bool reading;
+    bool finishing;   /* write what is queued, then shut down */
+    bool closed;      /* uv_close called */
+    bool drain_now;   /* shutting down: 1001 without waiting for frames in flight */
+    bool close_timer; /* the WS close-handshake deadline is armed */
+};
+
+static void conn_update(fg_conn *c);
+
+fg_conn *fg_conn_next(const fg_conn *c) {
+    return c->next;
+}
+
+static void on_handle_closed(uv_handle_t *handle) {
+    fg_conn *c = handle->data;
+    if (--c->open_handles > 0)
+        return;
+    fg_buf_free(&c->out);
+    fg_buf_free(&c->wbuf);
+    fg_conn_env *env = c->env;
+    free(c);
+    if (env->on_conn_closed)
+        env->on_conn_closed(env->on_conn_closed_arg);
+}
+
+void fg_conn_close_now(fg_conn *c) {
+    if (c->closed)
+        return;
+    c->closed = true;
+    /* The session first: it cancels calls in flight, and it borrows the ws. */
+    fg_session_free(c->session);
+    c->session = NULL;
+    if (c->ws) {
+        fg_ws_free(c->ws);
+        c->ws = NULL;
+        fg_stats_add(FG_STAT_ws_sessions_open, -1);
+    }
+    fg_http_free(c->http);
+    c->http = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->env->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->env->nconns--;
+    fg_stats_add(FG_STAT_connections_open, -1);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+static void on_timer(uv_timer_t *timer) {
+    fg_conn_close_now(timer->data);
+}
+
+static void arm_timer(fg_conn *c, uint64_t ms) {
+    uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
+    fg_conn *c = handle->data;
+    *buf = uv_buf_init((char *)c->env->read_buf, sizeof(c->env->read_buf));
+}
+
+static void on_write_done(uv_write_t *req, int status) {
+    fg_conn *c = req->data;
+    c->writing = false;
+    if (c->closed)
+        return;
+    if (status < 0) {
+        fg_conn_close_now(c);
+        return;
+    }
+    fg_stats_add(FG_STAT_client_bytes_out_total, (int64_t)c->wbuf.len);
+    fg_buf_reset(&c->wbuf);
+    conn_update(c);
+}
+
+static void flush_out(fg_conn *c) {
+    if (c->writing || c->out.len == 0)
+        return;
+    fg_buf tmp = c->wbuf;
+    c->wbuf = c->out;
+    c->out = tmp;
+    uv_buf_t b = uv_buf_init((char *)c->wbuf.data, (unsigned)c->wbuf.len);
+    int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done);
+    if (rc < 0) {
+        fg_conn_close_now(c);
+        return;
+    }
+    c->writing = true;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+static void set_reading(fg_conn *c, bool on) {
+    if (on == c->reading)
+        return;
+    c->reading = on;
+    if (on)
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    else
+        uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+static void on_shutdown_done(uv_shutdown_t *req, int status) {
+    fg_conn *c = req->data;
+    if (c->closed)
+        return;
+    if (status < 0) {
+        fg_conn_close_now(c);
+        return;
+    }
+    arm_timer(c, c->env->session.draining ? 200 : FG_CONN_LINGER_MS);
+}
+
+static void begin_linger(fg_conn *c) {
+    c->state = CONN_LINGER;
+    c->shutdown_req.data = c;
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown_done) < 0) {
+        fg_conn_close_now(c);
+        return;
+    }
+    set_reading(c, true);
+}
+
+static bool ws_done(fg_conn *c) {
+    if (fg_ws_finished(c->ws))
+        return true;
+    if (!c->env->session.draining || fg_ws_closing(c->ws))
+        return false;
+    /* Shutting down: 1001 once every frame in flight was answered and queued. */
+    if (c->drain_now || (fg_session_inflight(c->session) == 0 && fg_ws_queued_msgs(c->ws) == 0)) {
+        fg_ws_close(c->ws, 1001, "proxy shutting down");
+        fg_ws_flush(c->ws);
+    }
+    return fg_ws_finished(c->ws);
+}
+
+/* The one place that moves a connection forward after anything happened to it. */
+static void conn_update(fg_conn *c) {
+    if (c->closed)
+        return;
+    if (c->state == CONN_WS) {
+        fg_ws_flush(c->ws);
+        if (ws_done(c))
+            c->finishing = true;
+        else if (fg_ws_close_sent(c->ws) && !c->close_timer) {
+            /* Our close is out; the client's answer gets a deadline. */
+            c->close_timer = true;
+            arm_timer(c, FG_CONN_LINGER_MS);
+        }
+    }
+    flush_out(c);
+    if (c->closed)
+        return;
+    if (c->finishing && c->state != CONN_LINGER && !c->writing && c->out.len == 0) {
+        begin_linger(c);
+        return;
+    }
+    if (c->state != CONN_LINGER)
+        set_reading(c, c->out.len + c->wbuf.len < FG_CONN_HIGH_WATER && !c->finishing);
+}
+
+static void on_session_output(void *user) {
+    conn_update(user);
+}
+
+static void on_ws_message(void *user, const uint8_t *data, size_t len) {
+    fg_conn *c = user;
+    fg_session_on_message(c->session, data, len);
+}
+
+static void become_websocket(fg_conn *c) {
+    static const fg_ws_callbacks cbs = {.on_message = on_ws_message};
+    fg_http_free(c->http);
+    c->http = NULL;
+    c->state = CONN_WS;
+    uv_timer_stop(&c->timer);
+    c->ws = fg_ws_new(c->env->max_message, &c->out, FG_CONN_HIGH_WATER, &cbs, c);
+    c->session = fg_session_new(&c->env->session, c->ws, on_session_output, c);
+    fg_stats_add(FG_STAT_ws_sessions_total, 1);
+    fg_stats_add(FG_STAT_ws_sessions_open, 1);
+}
+
+static void feed_http(fg_conn *c, const uint8_t *data, size_t len) {
+    size_t consumed;
+    uint64_t before = fg_http_requests_answered(c->http);
+    fg_http_result r = fg_http_feed(c->http, data, len, &c->out, &consumed);
+    fg_stats_add(FG_STAT_http_requests_total,
+                 (int64_t)(fg_http_requests_answered(c->http) - before));
+    if (r == FG_HTTP_CLOSE) {
+        c->finishing = true;
+    } else if (r == FG_HTTP_UPGRADE) {
+        become_websocket(c);
+        if (consumed < len)
+            fg_ws_feed(c->ws, data + consumed, len - consumed);
+    } else {
+        arm_timer(c, FG_CONN_IDLE_MS);
+        if (c->env->session.draining)
+            c->finishing = true; /* this read's answers go out, then we close */
+    }
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+    fg_conn *c = stream->data;
+    if (nread == 0 || c->closed)
+        return;
+    if (nread < 0) {
+        /* EOF or error. Answers still queued for a plain HTTP client that half-closed are
+         * written first; a WebSocket client that vanished cancels its frames. */
+        if (nread == UV_EOF && c->state == CONN_HTTP && (c->writing || c->out.len)) {
+            c->finishing = true;
+            set_reading(c, false);
+            conn_update(c);
+        } else {
+            fg_conn_close_now(c);
+        }
+        return;
+    }
+    fg_stats_add(FG_STAT_client_bytes_in_total, nread);
+    const uint8_t *data = (const uint8_t *)buf->base;
+    switch (c->state) {
+    case CONN_HTTP:
+        if (!c->finishing)
+            feed_http(c, data, (size_t)nread);
+        break;
+    case CONN_WS:
+        fg_ws_feed(c->ws, data, (size_t)nread);
+        break;
+    case CONN_LINGER:
+        break; /* dropped: we are done, waiting for the client's close */
+    }
+    conn_update(c);
+}
+
+int fg_conn_accept(fg_conn_env *env, uv_stream_t *server) {
+    fg_conn *c = fg_calloc(1, sizeof(*c));
+    c->env = env;
+    int rc = uv_tcp_init(env->loop, &c->tcp);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    c->tcp.data = c;
+    c->write_req.data = c;
+    uv_timer_init(env->loop, &c->timer);
+    c->timer.data = c;
+    c->open_handles = 2;
+    fg_buf_init(&c->out, OUT_MAX);
+    fg_buf_init(&c->wbuf, OUT_MAX);
+    c->http = fg_http_new(&env->routes);
+    c->next = env->conns;
+    if (env->conns)
+        env->conns->prev = c;
+    env->conns = c;
+    env->nconns++;
+    fg_stats_add(FG_STAT_connections_total, 1);
+    fg_stats_add(FG_STAT_connections_open, 1);
+
+    rc = uv_accept(server, (uv_stream_t *)&c->tcp);
+    if (rc < 0) {
+        fg_conn_close_now(c);
+        return rc;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    arm_timer(c, FG_CONN_IDLE_MS);
+    set_reading(c, true);
+    return 0;
+}
+
+void fg_conn_drain(fg_conn *c, bool now) {
+    if (c->closed)
+        return;
+    c->drain_now |= now;
+    if (c->state == CONN_HTTP && !c->writing && c->out.len == 0)
+        c->finishing = true;
+    conn_update(c);
+}

@@ -1,0 +1,55 @@
+/*
+ * fg_conn: one client TCP connection (libuv): reads into fg_http until a WebSocket upgrade,
+ * then into fg_ws + fg_session; writes everything queued in its out buffer, one uv_write at a
+ * time (double-buffered). Backpressure: reading pauses while more than FG_CONN_HIGH_WATER bytes
+ * wait to be written. Closing is graceful: the last bytes are written, the write side is shut
+ * down, and input is read and dropped until the client closes (or FG_CONN_LINGER_MS), so the
+ * client sees our last answer (a 400, a close frame) instead of a reset.
+ */
+#ifndef FG_CONN_H
+#define FG_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "fg_http.h"
+#include "fg_session.h"
+
+#define FG_CONN_HIGH_WATER (256 * 1024)
+#define FG_CONN_READ_BUF (64 * 1024)
+#define FG_CONN_LINGER_MS 2000
+#define FG_CONN_IDLE_MS 60000 /* an HTTP connection without a byte for this long is closed */
+
+typedef struct fg_conn fg_conn;
+
+/* What every connection of one front end shares; owned by the front end. */
+typedef struct fg_conn_env {
+    uv_loop_t *loop;
+    fg_session_env session;
+    fg_http_routes routes;
+    uint64_t max_message;
+    uint8_t read_buf[FG_CONN_READ_BUF]; /* consumed inside each read callback */
+    fg_conn *conns;                     /* open connections */
+    size_t nconns;
+    void (*on_conn_closed)(void *arg); /* after a connection left the list */
+    void *on_conn_closed_arg;
+} fg_conn_env;
+
+/* Accepts one pending connection from server and starts reading. 0, or a libuv error. */
+int fg_conn_accept(fg_conn_env *env, uv_stream_t *server);
+
+/*
+ * Shutting down (env->session.draining is set): plain HTTP connections close after the current
+ * answer; a WebSocket session closes with 1001 once its frames in flight are answered, or at
+ * once when now is true.
+ */
+void fg_conn_drain(fg_conn *c, bool now);
+/* Closes the socket without further ado. */
+void fg_conn_close_now(fg_conn *c);
+
+/* The next connection in env->conns. */
+fg_conn *fg_conn_next(const fg_conn *c);
+
+#endif

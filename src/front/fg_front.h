@@ -1,0 +1,39 @@
+/*
+ * fg_front: the client-facing half of the proxy on one loop: the listener on --ws-port and
+ * every client connection (fg_conn), HTTP and WebSocket on the one port.
+ *
+ * It borrows the pool (frames go to fg_pool_submit; /health and /metrics render fg_stats of
+ * it). Shutdown is graceful: the listener closes, frames in flight get up to grace_ms to be
+ * answered, WebSocket clients are closed with 1001, and done() runs once every connection is
+ * gone; the front end frees itself then.
+ */
+#ifndef FG_FRONT_H
+#define FG_FRONT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "fg_pool.h"
+
+typedef struct fg_front_config {
+    const char *host;
+    uint16_t port; /* 0: any free port */
+    bool reuseport;
+    uint32_t max_inflight; /* per WebSocket connection */
+    uint64_t max_message;  /* largest client message accepted */
+    uint32_t max_connections;
+    bool log_frames;
+} fg_front_config;
+
+typedef struct fg_front fg_front;
+
+/* Binds and listens. 0 and *out set, or a negative libuv error (e.g. UV_EADDRINUSE). */
+int fg_front_new(uv_loop_t *loop, fg_pool *pool, const fg_front_config *cfg, fg_front **out);
+/* The bound address, "HOST:PORT", and the port. */
+void fg_front_address(const fg_front *f, char *buf, size_t len, uint16_t *port);
+/* Begins the graceful shutdown described above; done(arg) runs once, from the loop. */
+void fg_front_shutdown(fg_front *f, uint32_t grace_ms, void (*done)(void *arg), void *arg);
+
+#endif

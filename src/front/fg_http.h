@@ -1,0 +1,63 @@
+/*
+ * fg_http: the HTTP/1.1 side of one client connection (http-parser), independent of sockets.
+ *
+ * Bytes read from the client go in with fg_http_feed(); the responses come out appended to the
+ * caller's fg_buf, in request order (pipelining and keep-alive work). Routes: GET / and the
+ * other embedded web assets (fg_web_find), the dynamic pages through routes->render (/health,
+ * /metrics), GET /ws with a valid RFC 6455 upgrade (answered 101, subprotocol framegate.v1
+ * selected when offered), 404 for anything else. A malformed request gets 400 and the
+ * connection closes; a head over FG_HTTP_MAX_HEAD bytes or FG_HTTP_MAX_HEADERS headers gets 431
+ * and the connection closes.
+ */
+#ifndef FG_HTTP_H
+#define FG_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fg_buf.h"
+
+#define FG_HTTP_MAX_HEAD (16 * 1024)
+#define FG_HTTP_MAX_HEADERS 100
+#define FG_HTTP_MAX_BODY (64 * 1024) /* bodies are read and dropped; none of our routes take one   \
+                                      */
+#define FG_WS_SUBPROTOCOL "framegate.v1"
+
+typedef struct fg_http fg_http;
+
+typedef struct fg_http_routes {
+    /*
+     * Renders a dynamic page: for a path it serves, fills body, sets *content_type (static
+     * string) and returns the HTTP status; returns 0 for paths it does not serve.
+     */
+    int (*render)(void *user, const char *path, size_t path_len, fg_buf *body,
+                  const char **content_type);
+    void *user;
+} fg_http_routes;
+
+typedef enum fg_http_result {
+    FG_HTTP_OPEN,    /* keep reading */
+    FG_HTTP_CLOSE,   /* send what is in out, then close the connection */
+    FG_HTTP_UPGRADE, /* out holds the 101 answer; the bytes after *consumed are WebSocket */
+} fg_http_result;
+
+/* routes is copied; routes->render may be NULL (no dynamic pages). */
+fg_http *fg_http_new(const fg_http_routes *routes);
+void fg_http_free(fg_http *h);
+
+/*
+ * Feeds data[0..len) and appends every answer to out. *consumed is set to the bytes that
+ * belonged to HTTP (all of them unless FG_HTTP_UPGRADE). After FG_HTTP_CLOSE or
+ * FG_HTTP_UPGRADE the object must not be fed again.
+ */
+fg_http_result fg_http_feed(fg_http *h, const uint8_t *data, size_t len, fg_buf *out,
+                            size_t *consumed);
+
+/* True when the client asked to upgrade and the 101 selected FG_WS_SUBPROTOCOL. */
+bool fg_http_subprotocol_selected(const fg_http *h);
+
+/* Counts plain HTTP requests answered (for stats). */
+uint64_t fg_http_requests_answered(const fg_http *h);
+
+#endif

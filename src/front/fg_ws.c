@@ -1,0 +1,241 @@
+#include "fg_ws.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <wslay/wslay.h>
+
+#include "fg_alloc.h"
+#include "fg_err.h"
+
+struct fg_ws_msg {
+    fg_ws_msg *prev, *next;
+    size_t len, off;
+    uint8_t data[];
+};
+
+struct fg_ws {
+    wslay_event_context_ptr ctx;
+    fg_ws_callbacks cbs;
+    void *user;
+    fg_buf *out;
+    size_t high_water;
+    const uint8_t *in; /* the bytes of the current fg_ws_feed() */
+    size_t in_len;
+    bool mid_frame; /* out ends inside a frame (header sent, payload to follow) */
+    bool closing;   /* we queued a close (or are about to) */
+    bool failed;    /* finished after a protocol error; wslay is not used any more */
+    uint16_t close_code_sent;
+    fg_ws_msg *msgs; /* queued, not yet fully read by wslay */
+    size_t nmsgs;
+};
+
+static void msg_unlink(fg_ws *ws, fg_ws_msg *m) {
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        ws->msgs = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    ws->nmsgs--;
+}
+
+static ssize_t recv_callback(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+                             void *user_data) {
+    fg_ws *ws = user_data;
+    if (ws->in_len == 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    size_t n = len < ws->in_len ? len : ws->in_len;
+    memcpy(buf, ws->in, n);
+    ws->in += n;
+    ws->in_len -= n;
+    return (ssize_t)n;
+}
+
+/*
+ * wslay hands us each frame as a header, then (flag MSG_MORE) its payload. We refuse only at
+ * frame boundaries, so out never ends inside a frame; the overshoot past high_water is at most
+ * one frame (a 4 KiB fragment or a control frame).
+ */
+static ssize_t send_callback(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
+                             int flags, void *user_data) {
+    fg_ws *ws = user_data;
+    if ((!ws->mid_frame && ws->out->len >= ws->high_water) ||
+        fg_buf_append(ws->out, data, len) != 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    ws->mid_frame = (flags & WSLAY_MSG_MORE) != 0;
+    return (ssize_t)len;
+}
+
+static void on_frame_recv_start_callback(wslay_event_context_ptr ctx,
+                                         const struct wslay_event_on_frame_recv_start_arg *arg,
+                                         void *user_data) {
+    fg_ws *ws = user_data;
+    /* Refuse text as soon as its first frame starts, whatever its content. */
+    if (arg->opcode == WSLAY_TEXT_FRAME && !ws->closing)
+        fg_ws_close(ws, WSLAY_CODE_UNSUPPORTED_DATA, "binary messages only");
+}
+
+static void on_msg_recv_callback(wslay_event_context_ptr ctx,
+                                 const struct wslay_event_on_msg_recv_arg *arg, void *user_data) {
+    fg_ws *ws = user_data;
+    if (arg->opcode == WSLAY_CONNECTION_CLOSE) {
+        ws->closing = true; /* wslay echoes the close */
+        return;
+    }
+    if (arg->opcode != WSLAY_BINARY_FRAME || ws->closing)
+        return;
+    static const uint8_t empty[1];
+    ws->cbs.on_message(ws->user, arg->msg ? arg->msg : empty, arg->msg_length);
+}
+
+static ssize_t fragment_read_callback(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+                                      const union wslay_event_msg_source *source, int *eof,
+                                      void *user_data) {
+    fg_ws *ws = user_data;
+    fg_ws_msg *m = source->data;
+    size_t n = m->len - m->off;
+    if (n > len)
+        n = len;
+    memcpy(buf, m->data + m->off, n);
+    m->off += n;
+    if (m->off == m->len) {
+        /* wslay never reads the source again after eof. */
+        *eof = 1;
+        msg_unlink(ws, m);
+        free(m);
+    }
+    return (ssize_t)n;
+}
+
+fg_ws *fg_ws_new(uint64_t max_message, fg_buf *out, size_t high_water, const fg_ws_callbacks *cbs,
+                 void *user) {
+    static const struct wslay_event_callbacks callbacks = {
+        .recv_callback = recv_callback,
+        .send_callback = send_callback,
+        .on_frame_recv_start_callback = on_frame_recv_start_callback,
+        .on_msg_recv_callback = on_msg_recv_callback,
+    };
+    fg_ws *ws = fg_calloc(1, sizeof(*ws));
+    if (wslay_event_context_server_init(&ws->ctx, &callbacks, ws) != 0)
+        abort(); /* only fails on out-of-memory: the project's OOM policy */
+    wslay_event_config_set_max_recv_msg_length(ws->ctx, max_message);
+    ws->cbs = *cbs;
+    ws->user = user;
+    ws->out = out;
+    ws->high_water = high_water;
+    return ws;
+}
+
+void fg_ws_free(fg_ws *ws) {
+    if (!ws)
+        return;
+    wslay_event_context_free(ws->ctx);
+    while (ws->msgs) {
+        fg_ws_msg *m = ws->msgs;
+        msg_unlink(ws, m);
+        free(m);
+    }
+    free(ws);
+}
+
+/*
+ * wslay answers a frame-level violation (a control frame over 125 bytes or fragmented, a
+ * non-minimal length) with a close frame without a status code; the contract says 1002. The
+ * session is finished there, so we write that one close frame ourselves and stop using wslay.
+ */
+static void fail_protocol(fg_ws *ws) {
+    static const uint8_t close_1002[] = {0x88, 0x02, 0x03, 0xEA};
+    if (!ws->mid_frame && fg_buf_append(ws->out, close_1002, sizeof(close_1002)) == 0)
+        ws->close_code_sent = WSLAY_CODE_PROTOCOL_ERROR;
+    ws->failed = true;
+    ws->closing = true;
+}
+
+int fg_ws_feed(fg_ws *ws, const uint8_t *data, size_t len) {
+    if (ws->failed)
+        return FG_ERR_PROTO;
+    ws->in = data;
+    ws->in_len = len;
+    int r = wslay_event_recv(ws->ctx);
+    ws->in = NULL;
+    ws->in_len = 0;
+    if (r != 0) {
+        fail_protocol(ws);
+        return FG_ERR_PROTO;
+    }
+    return 0;
+}
+
+fg_ws_msg *fg_ws_msg_new(size_t len, uint8_t **data) {
+    fg_ws_msg *m = fg_malloc(sizeof(*m) + len);
+    m->prev = m->next = NULL;
+    m->len = len;
+    m->off = 0;
+    *data = m->data;
+    return m;
+}
+
+int fg_ws_send(fg_ws *ws, fg_ws_msg *msg) {
+    struct wslay_event_fragmented_msg arg = {
+        .opcode = WSLAY_BINARY_FRAME,
+        .source.data = msg,
+        .read_callback = fragment_read_callback,
+    };
+    if (ws->failed || ws->closing || msg->len == 0 ||
+        wslay_event_queue_fragmented_msg(ws->ctx, &arg) != 0) {
+        free(msg);
+        return FG_ERR_CLOSED;
+    }
+    msg->next = ws->msgs;
+    if (ws->msgs)
+        ws->msgs->prev = msg;
+    ws->msgs = msg;
+    ws->nmsgs++;
+    return 0;
+}
+
+int fg_ws_flush(fg_ws *ws) {
+    if (ws->failed)
+        return 0;
+    int r = wslay_event_send(ws->ctx);
+    if (wslay_event_get_close_sent(ws->ctx))
+        ws->close_code_sent = wslay_event_get_status_code_sent(ws->ctx);
+    if (r != 0) {
+        fail_protocol(ws);
+        return FG_ERR_PROTO;
+    }
+    return 0;
+}
+
+void fg_ws_close(fg_ws *ws, uint16_t code, const char *reason) {
+    if (ws->failed)
+        return;
+    size_t len = strlen(reason);
+    wslay_event_queue_close(ws->ctx, code, (const uint8_t *)reason, len > 123 ? 123 : len);
+    ws->closing = true;
+}
+
+bool fg_ws_closing(const fg_ws *ws) {
+    /* wslay itself stops reading when it queues a close (1009, 1002). */
+    return ws->closing || ws->failed || !wslay_event_get_read_enabled(ws->ctx);
+}
+
+bool fg_ws_close_sent(const fg_ws *ws) {
+    return ws->failed || wslay_event_get_close_sent(ws->ctx);
+}
+
+bool fg_ws_finished(const fg_ws *ws) {
+    return ws->failed || (!wslay_event_want_read(ws->ctx) && !wslay_event_want_write(ws->ctx));
+}
+
+size_t fg_ws_queued_msgs(const fg_ws *ws) {
+    return ws->nmsgs;
+}
+
+uint16_t fg_ws_close_code_sent(const fg_ws *ws) {
+    return ws->close_code_sent;
+}

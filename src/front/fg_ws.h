@@ -1,0 +1,65 @@
+/*
+ * fg_ws: the server side of one WebSocket session (wslay), independent of sockets.
+ *
+ * Bytes from the client go in with fg_ws_feed(); each complete binary message is handed to
+ * on_message. Outgoing frames are appended to the caller's out buffer by fg_ws_flush() while
+ * out holds less than high_water bytes (frames are never split across flushes, so out always
+ * ends on a frame boundary). Closes, as the wire contract says: a text message 1003, a message
+ * over max_message 1009, a protocol violation 1002; pings are answered by wslay.
+ *
+ * Replies are fg_ws_msg objects the session owns once given to fg_ws_send(); they are sent as
+ * one binary message (in 4 KiB fragments read straight from the object, so the image is never
+ * copied into one more whole-message buffer).
+ */
+#ifndef FG_WS_H
+#define FG_WS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fg_buf.h"
+
+typedef struct fg_ws fg_ws;
+typedef struct fg_ws_msg fg_ws_msg;
+
+typedef struct fg_ws_callbacks {
+    /* A complete binary message; data is valid during the call only. Not called once the
+     * session is closing. */
+    void (*on_message)(void *user, const uint8_t *data, size_t len);
+} fg_ws_callbacks;
+
+/* out is borrowed (the caller may swap its contents between calls); cbs is copied. */
+fg_ws *fg_ws_new(uint64_t max_message, fg_buf *out, size_t high_water, const fg_ws_callbacks *cbs,
+                 void *user);
+/* Frees the session and every message not yet sent. */
+void fg_ws_free(fg_ws *ws);
+
+/* Feeds bytes read from the client. 0, or FG_ERR_PROTO after a frame-level violation (the
+ * 1002 close is already in out; the session is finished). */
+int fg_ws_feed(fg_ws *ws, const uint8_t *data, size_t len);
+
+/* A message of len bytes to fill through *data before fg_ws_send(). */
+fg_ws_msg *fg_ws_msg_new(size_t len, uint8_t **data);
+/* Queues msg (ownership passes to the session in every case). 0, or FG_ERR_CLOSED when the
+ * session no longer sends messages (msg freed). */
+int fg_ws_send(fg_ws *ws, fg_ws_msg *msg);
+
+/* Appends queued frames to out (up to high_water). 0, or FG_ERR_PROTO if wslay failed. */
+int fg_ws_flush(fg_ws *ws);
+
+/* Queues a close frame with code and reason (<= 123 bytes); later messages are refused. */
+void fg_ws_close(fg_ws *ws, uint16_t code, const char *reason);
+
+/* A close was queued or received: no new requests should be served. */
+bool fg_ws_closing(const fg_ws *ws);
+/* Our close frame is in out. */
+bool fg_ws_close_sent(const fg_ws *ws);
+/* Nothing left to read or write: close the socket once out is written. */
+bool fg_ws_finished(const fg_ws *ws);
+/* Messages queued and not yet in out (whole or in part). */
+size_t fg_ws_queued_msgs(const fg_ws *ws);
+/* The close code we sent, 0 if none yet. */
+uint16_t fg_ws_close_code_sent(const fg_ws *ws);
+
+#endif

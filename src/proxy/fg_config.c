@@ -1,0 +1,207 @@
+#include "fg_config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fg_alloc.h"
+#include "fg_args.h"
+#include "fg_err.h"
+
+#define MIN_MESSAGE 16
+#define MAX_MESSAGE (64ull * 1024 * 1024)
+
+/* The flag table; dst pointers into c. Kept in one place for parsing and --help. */
+static size_t make_specs(fg_config *c, fg_arg_spec *s) {
+    const fg_arg_spec specs[] = {
+        {"ws-port", FG_ARG_UINT, &c->ws_port, 0, 65535, 0, 0, "PORT",
+         "port for HTTP and WebSocket (0: any free port)"},
+        {"start-port", FG_ARG_UINT, &c->start_port, 1, 65535, 0, 0, "PORT",
+         "first backend port (range mode, localhost)"},
+        {"num-servers", FG_ARG_UINT, &c->num_servers, 1, FG_CONFIG_MAX_BACKENDS, 0, 0, "N",
+         "number of backends (range mode)"},
+        {"grpc-addrs", FG_ARG_STRING, &c->grpc_addrs, 0, 0, 0, 0, "LIST",
+         "comma-separated backend addresses host:port; overrides range mode"},
+        {"host", FG_ARG_STRING, &c->host, 0, 0, 0, 0, "ADDR", "address to listen on"},
+        {"timeout-ms", FG_ARG_UINT, &c->timeout_ms, 1, 3600000, 0, 0, "MS",
+         "per-attempt deadline of a backend call"},
+        {"retries", FG_ARG_UINT, &c->retries, 0, 10, 0, 0, "N",
+         "extra attempts on other backends after a backend fault"},
+        {"max-inflight", FG_ARG_UINT, &c->max_inflight, 1, 100000, 0, 0, "N",
+         "frame requests in flight per WebSocket connection"},
+        {"max-message", FG_ARG_STRING, &c->max_message_arg, 0, 0, 0, 0, "SIZE",
+         "largest client message (bytes, or with KiB/MiB); larger closes with 1009"},
+        {"max-connections", FG_ARG_UINT, &c->max_connections, 1, 1000000, 0, 0, "N",
+         "client connections open at once; more are refused"},
+        {"unhealthy-after", FG_ARG_UINT, &c->unhealthy_after, 1, 1000, 0, 0, "N",
+         "consecutive backend faults that mark a backend unhealthy"},
+        {"healthy-after", FG_ARG_UINT, &c->healthy_after, 1, 1000, 0, 0, "N",
+         "consecutive good health checks that mark it healthy again"},
+        {"health-interval-ms", FG_ARG_UINT, &c->health_interval_ms, 10, 3600000, 0, 0, "MS",
+         "period of the active grpc.health.v1 checks"},
+        {"log-frames", FG_ARG_ONOFF, &c->log_frames, 0, 0, 0, 0, "on|off",
+         "print one line per reply on stdout"},
+    };
+    memcpy(s, specs, sizeof(specs));
+    return sizeof(specs) / sizeof(specs[0]);
+}
+
+#define MAX_SPECS 16
+
+void fg_config_init(fg_config *c) {
+    memset(c, 0, sizeof(*c));
+    c->ws_port = 8086;
+    c->start_port = 50051;
+    c->num_servers = 1;
+    c->host = "0.0.0.0";
+    c->timeout_ms = 1000;
+    c->retries = 1;
+    c->max_inflight = 64;
+    c->max_message_arg = "1MiB";
+    c->max_message = 1024 * 1024;
+    c->max_connections = 10000;
+    c->unhealthy_after = 1;
+    c->healthy_after = 1;
+    c->health_interval_ms = 1000;
+    c->log_frames = true;
+}
+
+int fg_config_parse_size(const char *s, uint64_t *out) {
+    static const struct {
+        const char *suffix;
+        uint64_t mult;
+    } units[] = {
+        {"", 1},       {"b", 1},           {"k", 1024},         {"kb", 1024},
+        {"kib", 1024}, {"m", 1024 * 1024}, {"mb", 1024 * 1024}, {"mib", 1024 * 1024},
+    };
+    if (!s || *s < '0' || *s > '9')
+        return FG_ERR_INVALID;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return FG_ERR_INVALID;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcasecmp(end, units[i].suffix) == 0) {
+            if (v > UINT64_MAX / units[i].mult)
+                return FG_ERR_INVALID;
+            *out = v * units[i].mult;
+            return 0;
+        }
+    }
+    return FG_ERR_INVALID;
+}
+
+/* "host:port" or "[v6]:port" with a port in 1..65535. */
+static bool valid_address(const char *a, size_t len) {
+    const char *colon = NULL;
+    for (size_t i = 0; i < len; i++)
+        if (a[i] == ':')
+            colon = a + i;
+    if (!colon || colon == a || (size_t)(colon - a) + 1 >= len)
+        return false;
+    if (a[0] == '[' && colon[-1] != ']')
+        return false;
+    if (a[0] != '[' && memchr(a, ':', (size_t)(colon - a)))
+        return false; /* a bare IPv6 address needs brackets */
+    unsigned port = 0;
+    for (const char *p = colon + 1; p < a + len; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        port = port * 10 + (unsigned)(*p - '0');
+        if (port > 65535)
+            return false;
+    }
+    return port > 0;
+}
+
+static void add_backend(fg_config *c, const char *a, size_t len) {
+    c->backends = fg_realloc(c->backends, (c->nbackends + 1) * sizeof(char *));
+    c->backends[c->nbackends++] = fg_strndup(a, len);
+}
+
+static int parse_addr_list(fg_config *c, const char *list, char *err, size_t errlen) {
+    const char *p = list;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        const char *end = comma ? comma : p + strlen(p);
+        const char *b = p, *e = end;
+        while (b < e && (*b == ' ' || *b == '\t'))
+            b++;
+        while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (!valid_address(b, (size_t)(e - b))) {
+            snprintf(err, errlen, "--grpc-addrs: '%.*s' is not host:port", (int)(e - b), b);
+            return FG_ERR_INVALID;
+        }
+        if (c->nbackends == FG_CONFIG_MAX_BACKENDS) {
+            snprintf(err, errlen, "--grpc-addrs: more than %d backends", FG_CONFIG_MAX_BACKENDS);
+            return FG_ERR_INVALID;
+        }
+        add_backend(c, b, (size_t)(e - b));
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+static int build_backends(fg_config *c, char *err, size_t errlen) {
+    if (c->grpc_addrs)
+        return parse_addr_list(c, c->grpc_addrs, err, errlen);
+    if (c->start_port + c->num_servers - 1 > 65535) {
+        snprintf(err, errlen, "--start-port %llu with --num-servers %llu passes port 65535",
+                 (unsigned long long)c->start_port, (unsigned long long)c->num_servers);
+        return FG_ERR_INVALID;
+    }
+    for (uint64_t i = 0; i < c->num_servers; i++) {
+        char a[32];
+        int n = snprintf(a, sizeof(a), "localhost:%llu", (unsigned long long)(c->start_port + i));
+        add_backend(c, a, (size_t)n);
+    }
+    return 0;
+}
+
+int fg_config_parse(fg_config *c, int argc, char **argv, char *err, size_t errlen) {
+    fg_arg_spec specs[MAX_SPECS];
+    size_t n = make_specs(c, specs);
+    int rc = fg_args_parse(specs, n, argc, argv, 1, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (fg_config_parse_size(c->max_message_arg, &c->max_message) != 0 ||
+        c->max_message < MIN_MESSAGE || c->max_message > MAX_MESSAGE) {
+        snprintf(err, errlen, "--max-message: '%s' is not a size between %d bytes and 64MiB",
+                 c->max_message_arg, MIN_MESSAGE);
+        return FG_ERR_INVALID;
+    }
+    if (!*c->host) {
+        snprintf(err, errlen, "--host: empty address");
+        return FG_ERR_INVALID;
+    }
+    rc = build_backends(c, err, errlen);
+    if (rc != 0)
+        fg_config_free(c);
+    return rc;
+}
+
+void fg_config_usage(const fg_config *defaults, FILE *out) {
+    fg_config copy = *defaults;
+    fg_arg_spec specs[MAX_SPECS];
+    size_t n = make_specs(&copy, specs);
+    fg_args_usage(out, "framegate [flags]",
+                  "framegate: a WebSocket front end that renders frames on a pool of gRPC "
+                  "backends.\n"
+                  "  framegate --start-port 50051 --num-servers 4   # localhost:50051..50054\n"
+                  "  framegate --grpc-addrs \"localhost:50051,localhost:50055\"\n"
+                  "The browser page is at http://HOST:WS-PORT/, the WebSocket at /ws, "
+                  "/health and /metrics next to them.",
+                  specs, n);
+}
+
+void fg_config_free(fg_config *c) {
+    for (size_t i = 0; i < c->nbackends; i++)
+        free(c->backends[i]);
+    free(c->backends);
+    c->backends = NULL;
+    c->nbackends = 0;
+}

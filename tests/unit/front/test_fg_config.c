@@ -1,0 +1,188 @@
+/* fg_config: the framegate command line, all three flag syntaxes, range vs explicit backends. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fg_args.h"
+#include "fg_config.h"
+#include "fg_err.h"
+
+#define PARSE(cfg, err, ...) parse(cfg, err, (char *[]){"framegate", __VA_ARGS__, NULL})
+
+static int parse(fg_config *c, char *err, char **argv) {
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    fg_config_init(c);
+    err[0] = '\0';
+    return fg_config_parse(c, argc, argv, err, 256);
+}
+
+static void defaults(void **state) {
+    fg_config c;
+    char err[256];
+    fg_config_init(&c);
+    assert_int_equal(fg_config_parse(&c, 1, (char *[]){"framegate", NULL}, err, sizeof(err)), 0);
+    assert_int_equal(c.ws_port, 8086);
+    assert_string_equal(c.host, "0.0.0.0");
+    assert_int_equal(c.timeout_ms, 1000);
+    assert_int_equal(c.retries, 1);
+    assert_int_equal(c.max_inflight, 64);
+    assert_int_equal(c.max_message, 1024 * 1024);
+    assert_int_equal(c.unhealthy_after, 1);
+    assert_int_equal(c.healthy_after, 1);
+    assert_int_equal(c.health_interval_ms, 1000);
+    assert_true(c.log_frames);
+    assert_int_equal(c.nbackends, 1);
+    assert_string_equal(c.backends[0], "localhost:50051");
+    fg_config_free(&c);
+}
+
+static void three_flag_syntaxes(void **state) {
+    fg_config c;
+    char err[256];
+    assert_int_equal(PARSE(&c, err, "--ws-port", "9001"), 0);
+    assert_int_equal(c.ws_port, 9001);
+    fg_config_free(&c);
+    assert_int_equal(PARSE(&c, err, "--ws-port=9002"), 0);
+    assert_int_equal(c.ws_port, 9002);
+    fg_config_free(&c);
+    assert_int_equal(PARSE(&c, err, "-ws-port", "9003", "-log-frames=off"), 0);
+    assert_int_equal(c.ws_port, 9003);
+    assert_false(c.log_frames);
+    fg_config_free(&c);
+    assert_int_equal(PARSE(&c, err, "--ws-port", "0"), 0);
+    assert_int_equal(c.ws_port, 0);
+    fg_config_free(&c);
+}
+
+static void range_mode(void **state) {
+    fg_config c;
+    char err[256];
+    assert_int_equal(PARSE(&c, err, "--start-port", "50060", "--num-servers", "8"), 0);
+    assert_int_equal(c.nbackends, 8);
+    for (size_t i = 0; i < 8; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "localhost:%zu", 50060 + i);
+        assert_string_equal(c.backends[i], want);
+    }
+    fg_config_free(&c);
+}
+
+static void explicit_list_overrides_range(void **state) {
+    fg_config c;
+    char err[256];
+    assert_int_equal(PARSE(&c, err, "--num-servers", "4", "--grpc-addrs",
+                           "localhost:50051, 10.0.0.2:50055 ,[::1]:50099"),
+                     0);
+    assert_int_equal(c.nbackends, 3);
+    assert_string_equal(c.backends[0], "localhost:50051");
+    assert_string_equal(c.backends[1], "10.0.0.2:50055");
+    assert_string_equal(c.backends[2], "[::1]:50099");
+    fg_config_free(&c);
+}
+
+static void all_added_flags(void **state) {
+    fg_config c;
+    char err[256];
+    assert_int_equal(PARSE(&c, err, "--host", "127.0.0.1", "--timeout-ms", "250", "--retries", "3",
+                           "--max-inflight", "8", "--max-message", "64KiB", "--unhealthy-after",
+                           "2", "--healthy-after", "3", "--health-interval-ms", "100",
+                           "--log-frames", "on"),
+                     0);
+    assert_string_equal(c.host, "127.0.0.1");
+    assert_int_equal(c.timeout_ms, 250);
+    assert_int_equal(c.retries, 3);
+    assert_int_equal(c.max_inflight, 8);
+    assert_int_equal(c.max_message, 65536);
+    assert_int_equal(c.unhealthy_after, 2);
+    assert_int_equal(c.healthy_after, 3);
+    assert_int_equal(c.health_interval_ms, 100);
+    assert_true(c.log_frames);
+    fg_config_free(&c);
+}
+
+static void sizes(void **state) {
+    uint64_t v;
+    assert_int_equal(fg_config_parse_size("1048576", &v), 0);
+    assert_int_equal(v, 1048576);
+    assert_int_equal(fg_config_parse_size("1MiB", &v), 0);
+    assert_int_equal(v, 1048576);
+    assert_int_equal(fg_config_parse_size("2m", &v), 0);
+    assert_int_equal(v, 2097152);
+    assert_int_equal(fg_config_parse_size("512KB", &v), 0);
+    assert_int_equal(v, 524288);
+    assert_int_equal(fg_config_parse_size("", &v), FG_ERR_INVALID);
+    assert_int_equal(fg_config_parse_size("-1", &v), FG_ERR_INVALID);
+    assert_int_equal(fg_config_parse_size("1GiB", &v), FG_ERR_INVALID);
+    assert_int_equal(fg_config_parse_size("12 MiB", &v), FG_ERR_INVALID);
+    assert_int_equal(fg_config_parse_size("99999999999999999999", &v), FG_ERR_INVALID);
+}
+
+static void bad_values_are_errors_with_a_message(void **state) {
+    fg_config c;
+    char err[256];
+    char **cases[] = {
+        (char *[]){"framegate", "--ws-port", "70000", NULL},
+        (char *[]){"framegate", "--ws-port", "abc", NULL},
+        (char *[]){"framegate", "--ws-port", NULL},
+        (char *[]){"framegate", "--num-servers", "0", NULL},
+        (char *[]){"framegate", "--start-port", "65535", "--num-servers", "2", NULL},
+        (char *[]){"framegate", "--grpc-addrs", "nohost", NULL},
+        (char *[]){"framegate", "--grpc-addrs", "a:0", NULL},
+        (char *[]){"framegate", "--grpc-addrs", "a:1,,b:2", NULL},
+        (char *[]){"framegate", "--grpc-addrs", "a:65536", NULL},
+        (char *[]){"framegate", "--grpc-addrs", "::1:50051", NULL},
+        (char *[]){"framegate", "--grpc-addrs", "", NULL},
+        (char *[]){"framegate", "--max-message", "1XB", NULL},
+        (char *[]){"framegate", "--max-message", "8", NULL},
+        (char *[]){"framegate", "--timeout-ms", "0", NULL},
+        (char *[]){"framegate", "--log-frames", "maybe", NULL},
+        (char *[]){"framegate", "--no-such-flag", "1", NULL},
+        (char *[]){"framegate", "stray", NULL},
+        (char *[]){"framegate", "--host", "", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(parse(&c, err, cases[i]), FG_ERR_INVALID);
+        assert_true(strlen(err) > 0);
+        assert_int_equal(c.nbackends, 0);
+    }
+}
+
+static void help(void **state) {
+    fg_config c;
+    char err[256];
+    assert_int_equal(PARSE(&c, err, "--help"), FG_ARGS_HELP);
+    assert_int_equal(PARSE(&c, err, "-h"), FG_ARGS_HELP);
+    char buf[8192] = {0};
+    FILE *out = fmemopen(buf, sizeof(buf) - 1, "w");
+    fg_config_init(&c);
+    fg_config_usage(&c, out);
+    fclose(out);
+    const char *flags[] = {"--ws-port",         "--start-port",    "--num-servers",
+                           "--grpc-addrs",      "--host",          "--timeout-ms",
+                           "--retries",         "--max-inflight",  "--max-message",
+                           "--unhealthy-after", "--healthy-after", "--health-interval-ms",
+                           "--log-frames",      "--help"};
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        assert_non_null(strstr(buf, flags[i]));
+    assert_non_null(strstr(buf, "(default 8086)"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults),
+        cmocka_unit_test(three_flag_syntaxes),
+        cmocka_unit_test(range_mode),
+        cmocka_unit_test(explicit_list_overrides_range),
+        cmocka_unit_test(all_added_flags),
+        cmocka_unit_test(sizes),
+        cmocka_unit_test(bad_values_are_errors_with_a_message),
+        cmocka_unit_test(help),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
