@@ -1,0 +1,151 @@
+#include "fuzz_session.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fg_buf.h"
+#include "fg_codec.h"
+#include "fg_err.h"
+#include "fg_ws.h"
+
+#define MAX_DEFERRED 8
+#define BACKEND "127.0.0.1:50051"
+
+typedef struct fuzz_session {
+    fg_ws *ws;
+    fg_buf out;
+    bool close_out; /* our close frame was written */
+    fg_ws_msg *deferred[MAX_DEFERRED];
+    size_t ndeferred;
+    size_t messages;
+} fuzz_session;
+
+/* The reply the proxy would send: FRAME echoing the input as the image, or ERROR. */
+static fg_ws_msg *build_reply(const uint8_t *data, size_t len) {
+    fg_render_request req;
+    const char *why;
+    int rv = fg_codec_parse_request(data, len, &req, &why);
+    const uint8_t *payload = rv == 0 ? req.input : (const uint8_t *)why;
+    size_t payload_len = rv == 0 ? req.input_len : strlen(why);
+    size_t backend_len = rv == 0 ? strlen(BACKEND) : 0;
+    fg_reply_header h = {
+        .type = rv == 0 ? FG_MSG_FRAME : FG_MSG_ERROR,
+        .backend_len = (uint8_t)backend_len,
+        .status = rv == 0 ? 0 : 3,
+        .request_id = req.request_id,
+        .frame = req.frame,
+        .attempts = rv == 0,
+    };
+    uint8_t *p;
+    fg_ws_msg *m = fg_ws_msg_new(FG_REPLY_HEADER_LEN + backend_len + payload_len, &p);
+    fg_codec_write_reply_header(p, &h);
+    memcpy(p + FG_REPLY_HEADER_LEN, BACKEND, backend_len);
+    memcpy(p + FG_REPLY_HEADER_LEN + backend_len, payload, payload_len);
+    return m;
+}
+
+static void on_message(void *user, const uint8_t *data, size_t len) {
+    fuzz_session *s = user;
+    if (len > FUZZ_MAX_MESSAGE || fg_ws_closing(s->ws))
+        abort();
+    s->messages++;
+    fg_ws_msg *m = build_reply(data, len);
+    /* Odd request ids are answered later, like a backend reply arriving after more reads. */
+    if (len >= 8 && (data[4] & 1) && s->ndeferred < MAX_DEFERRED) {
+        s->deferred[s->ndeferred++] = m;
+        return;
+    }
+    if (fg_ws_send(s->ws, m) != 0)
+        abort(); /* not closing, so the session must take it */
+}
+
+/* Walks the server frames in out: whole, unmasked, well-formed, nothing after our close. */
+static void check_output(fuzz_session *s) {
+    const uint8_t *p = s->out.data;
+    size_t left = s->out.len;
+    while (left > 0) {
+        if (s->close_out)
+            abort(); /* RFC 6455 5.5.1: nothing after our close frame */
+        if (left < 2 || (p[1] & 0x80) || (p[0] & 0x70))
+            abort(); /* cut, masked or with reserved bits */
+        uint8_t opcode = p[0] & 0x0F;
+        uint64_t n = p[1] & 0x7F;
+        size_t head = 2;
+        if (n == 126) {
+            head = 4;
+            if (left < head)
+                abort();
+            n = (uint64_t)p[2] << 8 | p[3];
+        } else if (n == 127) {
+            head = 10;
+            if (left < head)
+                abort();
+            n = 0;
+            for (int i = 2; i < 10; i++)
+                n = n << 8 | p[i];
+        }
+        if (left - head < n)
+            abort(); /* a frame cut at the end of the output */
+        if (opcode >= 8 && (n > 125 || !(p[0] & 0x80)))
+            abort();
+        if (opcode == 8) {
+            if (n == 1)
+                abort();
+            s->close_out = true;
+        }
+        p += head + n;
+        left -= head + n;
+    }
+    fg_buf_reset(&s->out); /* the socket took it */
+}
+
+static void flush_all(fuzz_session *s) {
+    for (;;) {
+        int rv = fg_ws_flush(s->ws);
+        size_t wrote = s->out.len;
+        check_output(s);
+        if (rv != 0 || wrote == 0)
+            return;
+    }
+}
+
+static void send_deferred(fuzz_session *s) {
+    for (size_t i = 0; i < s->ndeferred; i++) {
+        bool closing = fg_ws_closing(s->ws);
+        int rv = fg_ws_send(s->ws, s->deferred[i]);
+        if (rv != 0 && (rv != FG_ERR_CLOSED || !closing))
+            abort();
+    }
+    s->ndeferred = 0;
+}
+
+void fuzz_session_run(const uint8_t *in, size_t len, size_t read_size, size_t high_water) {
+    fuzz_session s = {0};
+    fg_buf_init(&s.out, 16 * 1024 * 1024);
+    fg_ws_callbacks cbs = {.on_message = on_message};
+    s.ws = fg_ws_new(FUZZ_MAX_MESSAGE, &s.out, high_water, &cbs, &s);
+
+    bool failed = false;
+    while (len > 0 && !failed) {
+        size_t n = read_size == 0 || read_size > len ? len : read_size;
+        failed = fg_ws_feed(s.ws, in, n) != 0;
+        in += n;
+        len -= n;
+        flush_all(&s);
+        send_deferred(&s);
+        flush_all(&s);
+    }
+    if (failed && !s.close_out && fg_ws_close_code_sent(s.ws) == 0)
+        abort();                /* a protocol error must be answered with a close */
+    if (getenv("FUZZ_VERBOSE")) /* to see what a seed or reproducer does */
+        fprintf(stderr, "fuzz_session: %zu messages, protocol error %d, close sent %u\n",
+                s.messages, failed, fg_ws_close_code_sent(s.ws));
+    if (!fg_ws_closing(s.ws))
+        fg_ws_close(s.ws, 1001, "going away");
+    send_deferred(&s);
+    flush_all(&s);
+    fg_ws_free(s.ws);
+    fg_buf_free(&s.out);
+}
