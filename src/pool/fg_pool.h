@@ -50,9 +50,9 @@ typedef struct fg_frame_result {
     const uint8_t *image;
     size_t image_len;
     uint32_t width, height;
-    uint8_t format;      /* ImageFormat */
-    uint32_t grpc_us;    /* duration of the last backend call */
-    uint8_t attempts;    /* backend calls made */
+    uint8_t format;   /* ImageFormat */
+    uint32_t grpc_us; /* duration of the last backend call */
+    uint8_t attempts; /* backend calls made */
 } fg_frame_result;
 
 typedef void (*fg_frame_done_cb)(void *user, const fg_frame_result *res);
@@ -66,7 +66,9 @@ void fg_pool_close(fg_pool *pool, void (*closed_cb)(void *arg), void *arg);
 /*
  * Starts a frame. Returns 0 with *out set: cb will be called exactly once, never from inside
  * fg_pool_submit, unless fg_call_cancel(*out) comes first. Returns FG_ERR_AGAIN when no backend
- * is healthy (the front end answers "no backends available" itself); cb is then never called.
+ * can take it now (none healthy, or their connections down or queues full): the front end answers
+ * "no backends available" itself; cb is then never called. The overall deadline of a frame is
+ * timeout_ms * (retries + 1); each attempt gets at most timeout_ms of it.
  */
 int fg_pool_submit(fg_pool *pool, const fg_frame_request *req, fg_frame_done_cb cb, void *user,
                    fg_call **out);

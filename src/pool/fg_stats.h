@@ -5,8 +5,10 @@
  * the Prometheus name after the "framegate_" prefix. Counters are updated with relaxed atomics
  * so worker threads can share them without locks.
  *
- * Per-backend metrics (FG_STATS_BACKEND in fg_backend_stats.h) are kept in each backend and
- * rendered from their own list the same way.
+ * Per-backend metrics (FG_STATS_BACKEND in fg_backend.h: total_requests, error_count, in_flight,
+ * consecutive_faults, health_checks) are kept in each backend and rendered from their own list the
+ * same way, with state, last_error and a latency histogram (p50/p90/p99 in /health, buckets with a
+ * `backend` label in /metrics). Backend counters belong to the pool's loop thread.
  */
 #ifndef FG_STATS_H
 #define FG_STATS_H
@@ -17,15 +19,15 @@
 #include "fg_pool.h"
 
 #define FG_STATS_GLOBAL(X)                                                                         \
-    X(COUNTER, connections_total, "Client connections accepted")                                  \
-    X(GAUGE, connections_open, "Client connections open")                                         \
-    X(COUNTER, connections_rejected_total, "Client connections refused over --max-connections")   \
-    X(COUNTER, http_requests_total, "Plain HTTP requests answered")                               \
-    X(COUNTER, ws_sessions_total, "WebSocket sessions upgraded")                                  \
-    X(GAUGE, ws_sessions_open, "WebSocket sessions open")                                         \
-    X(COUNTER, frame_requests_total, "Frame requests received over WebSocket")                    \
-    X(COUNTER, frame_retries_total, "Backend attempts beyond the first")                          \
-    X(COUNTER, client_bytes_in_total, "Bytes read from clients")                                  \
+    X(COUNTER, connections_total, "Client connections accepted")                                   \
+    X(GAUGE, connections_open, "Client connections open")                                          \
+    X(COUNTER, connections_rejected_total, "Client connections refused over --max-connections")    \
+    X(COUNTER, http_requests_total, "Plain HTTP requests answered")                                \
+    X(COUNTER, ws_sessions_total, "WebSocket sessions upgraded")                                   \
+    X(GAUGE, ws_sessions_open, "WebSocket sessions open")                                          \
+    X(COUNTER, frame_requests_total, "Frame requests received over WebSocket")                     \
+    X(COUNTER, frame_retries_total, "Backend attempts beyond the first")                           \
+    X(COUNTER, client_bytes_in_total, "Bytes read from clients")                                   \
     X(COUNTER, client_bytes_out_total, "Bytes written to clients")
 
 typedef enum fg_stat_id {

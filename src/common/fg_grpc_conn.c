@@ -1,0 +1,474 @@
+/*
+ * fg_grpc_conn: the connection half (see fg_grpc_conn.h): resolve, connect (each address in
+ * turn), the nghttp2 session, reading, batched writing, GOAWAY, reconnect with backoff, close.
+ * Shape after nghttp2's examples/libevent-client.c: one nghttp2_session per TCP connection,
+ * output collected with nghttp2_session_mem_send() into one buffer and written with a single
+ * uv_write() per send cycle. The calls live in fg_grpc_call.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fg_alloc.h"
+#include "fg_err.h"
+#include "fg_grpc_conn_int.h"
+#include "fg_status.h"
+
+static void start_connect(fg_grpc_conn *c);
+static void drop_connection(fg_grpc_conn *c, const char *reason, bool reconnect_now);
+static void teardown(fg_grpc_conn *c);
+
+static void set_state(fg_grpc_conn *c, fg_grpc_conn_state state, const char *reason) {
+    if (c->state == state)
+        return;
+    c->state = state;
+    if (c->opts.state_cb)
+        c->opts.state_cb(c->opts.user, state, reason ? reason : "");
+}
+
+/* ---- writing ---- */
+
+static void on_write_done(uv_write_t *req, int status);
+
+static void flush(fg_grpc_conn *c) {
+    if (!c->session || !c->link || c->writing || c->closing)
+        return;
+    fg_buf_reset(&c->wbuf);
+    while (c->wbuf.len < WRITE_BATCH_MAX) {
+        const uint8_t *data;
+        c->busy++;
+        ssize_t n = nghttp2_session_mem_send(c->session, &data);
+        c->busy--;
+        if (c->closing) {
+            if (!c->busy)
+                teardown(c);
+            return;
+        }
+        if (n < 0) {
+            drop_connection(c, nghttp2_strerror((int)n), false);
+            return;
+        }
+        if (n == 0)
+            break;
+        fg_buf_append(&c->wbuf, data, (size_t)n); /* cannot fail: WRITE_BUF_MAX has room */
+    }
+    if (c->wbuf.len == 0) {
+        if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session))
+            drop_connection(c, c->goaway ? "GOAWAY" : "session ended", c->goaway_graceful);
+        return;
+    }
+    uv_buf_t buf = uv_buf_init((char *)c->wbuf.data, (unsigned)c->wbuf.len);
+    int rv = uv_write(&c->write_req, (uv_stream_t *)&c->link->tcp, &buf, 1, on_write_done);
+    if (rv < 0) {
+        drop_connection(c, uv_strerror(rv), false);
+        return;
+    }
+    c->writing = true;
+}
+
+static void on_write_done(uv_write_t *req, int status) {
+    fg_grpc_conn *c = req->data;
+    c->writing = false;
+    if (c->closing || status == UV_ECANCELED)
+        return;
+    if (status < 0) {
+        drop_connection(c, uv_strerror(status), false);
+        return;
+    }
+    flush(c);
+}
+
+static void on_flush_idle(uv_idle_t *idle) {
+    fg_grpc_conn *c = idle->data;
+    uv_idle_stop(idle);
+    c->flush_scheduled = false;
+    flush(c);
+}
+
+void fg_gconn_schedule_flush(fg_grpc_conn *c) {
+    if (c->flush_scheduled || c->closing)
+        return;
+    c->flush_scheduled = true;
+    uv_idle_start(&c->flush_idle, on_flush_idle);
+}
+
+static void set_ready(fg_grpc_conn *c) {
+    uv_timer_stop(&c->conn_timer);
+    c->backoff_attempt = 0;
+    c->last_error[0] = '\0';
+    set_state(c, FG_GRPC_CONN_READY, "");
+    fg_gcall_pump_queue(c);
+}
+
+static int on_frame_recv_callback(nghttp2_session *session, const nghttp2_frame *frame,
+                                  void *user_data) {
+    fg_grpc_conn *c = user_data;
+    switch (frame->hd.type) {
+    case NGHTTP2_SETTINGS:
+        if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+            if (c->state != FG_GRPC_CONN_READY)
+                set_ready(c);
+            else
+                fg_gcall_pump_queue(c); /* MAX_CONCURRENT_STREAMS may have grown */
+        }
+        break;
+    case NGHTTP2_GOAWAY:
+        c->goaway = true;
+        c->goaway_graceful = frame->goaway.error_code == NGHTTP2_NO_ERROR;
+        snprintf(c->last_error, sizeof c->last_error, "GOAWAY %s",
+                 nghttp2_http2_strerror(frame->goaway.error_code));
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* ---- connecting ---- */
+
+static void on_link_close(uv_handle_t *h) {
+    tcp_link *link = h->data;
+    fg_grpc_conn *c = link->conn;
+    free(link);
+    c->open_handles--;
+    teardown(c);
+}
+
+static void close_link(fg_grpc_conn *c) {
+    if (!c->link)
+        return;
+    uv_close((uv_handle_t *)&c->link->tcp, on_link_close);
+    c->link = NULL;
+}
+
+static void free_addrs(fg_grpc_conn *c) {
+    if (c->addrs)
+        uv_freeaddrinfo(c->addrs);
+    c->addrs = c->next_addr = NULL;
+}
+
+static void on_backoff_timer(uv_timer_t *t) {
+    start_connect(t->data);
+}
+
+static uint64_t backoff_delay_ms(fg_grpc_conn *c) {
+    uint64_t d = c->opts.backoff_min_ms;
+    for (uint32_t i = 0; i < c->backoff_attempt && d < c->opts.backoff_max_ms; i++)
+        d *= 2;
+    if (d > c->opts.backoff_max_ms)
+        d = c->opts.backoff_max_ms;
+    c->backoff_attempt++;
+    /* xorshift64 jitter of +-20% so a fleet of proxies does not reconnect in lockstep */
+    c->rng ^= c->rng << 13;
+    c->rng ^= c->rng >> 7;
+    c->rng ^= c->rng << 17;
+    uint64_t span = d * 2 / 5;
+    return d - d / 5 + (span ? c->rng % (span + 1) : 0);
+}
+
+/*
+ * The connection is gone (or never came up). Calls on the wire fail with UNAVAILABLE; queued
+ * calls wait for the reconnect when it happens at once (graceful GOAWAY), else fail too.
+ */
+static void drop_connection(fg_grpc_conn *c, const char *reason, bool reconnect_now) {
+    char why[sizeof c->last_error];
+    snprintf(why, sizeof why, "%s", reason);
+    close_link(c);
+    free_addrs(c);
+    uv_timer_stop(&c->conn_timer);
+    nghttp2_session *session = c->session;
+    c->session = NULL;
+    c->goaway = c->goaway_graceful = false;
+    if (session)
+        nghttp2_session_del(session); /* invokes no callbacks */
+    snprintf(c->last_error, sizeof c->last_error, "%s", why);
+    /* The new state first: callbacks below may start calls, which must see it. */
+    set_state(c, reconnect_now ? FG_GRPC_CONN_CONNECTING : FG_GRPC_CONN_FAILED, why);
+    while (c->active.head) {
+        fg_grpc_call *call = c->active.head;
+        fg_gcall_list_remove(&c->active, call);
+        if (!c->closing)
+            fg_gcall_finish(call, FG_STATUS_UNAVAILABLE, why, NULL, 0, false);
+        fg_gcall_free(call);
+    }
+    if (c->closing)
+        return;
+    if (reconnect_now) {
+        start_connect(c);
+        return;
+    }
+    fg_gcall_fail_queue(c, why);
+    if (!c->closing)
+        uv_timer_start(&c->conn_timer, on_backoff_timer, backoff_delay_ms(c), 0);
+}
+
+static void on_connect_timeout(uv_timer_t *t) {
+    fg_grpc_conn *c = t->data;
+    drop_connection(c, c->link ? "connect timeout (no HTTP/2 SETTINGS)" : "connect timeout", false);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+    tcp_link *link = h->data;
+    *buf = uv_buf_init(link->conn->rbuf, sizeof link->conn->rbuf);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+    tcp_link *link = stream->data;
+    fg_grpc_conn *c = link->conn;
+    if (link != c->link || c->closing)
+        return;
+    if (nread < 0) {
+        bool graceful = c->goaway && c->goaway_graceful && c->active.len == 0;
+        drop_connection(c,
+                        nread == UV_EOF ? (c->goaway ? c->last_error : "connection closed")
+                                        : uv_strerror((int)nread),
+                        graceful);
+        return;
+    }
+    if (nread == 0)
+        return;
+    c->busy++;
+    ssize_t rv = nghttp2_session_mem_recv(c->session, (const uint8_t *)buf->base, (size_t)nread);
+    c->busy--;
+    if (c->closing) {
+        if (!c->busy)
+            teardown(c);
+        return;
+    }
+    if (rv < 0) {
+        drop_connection(c, nghttp2_strerror((int)rv), false);
+        return;
+    }
+    if (c->goaway && c->active.len == 0 && c->goaway_graceful) {
+        drop_connection(c, "GOAWAY", true);
+        return;
+    }
+    flush(c);
+}
+
+static int start_session(fg_grpc_conn *c) {
+    nghttp2_session_callbacks *cbs;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv_callback);
+    fg_gcall_set_callbacks(cbs);
+    int rv = nghttp2_session_client_new(&c->session, cbs, c);
+    nghttp2_session_callbacks_del(cbs);
+    if (rv != 0)
+        return FG_ERR_PROTO;
+    uint32_t stream_window = c->opts.max_reply_bytes + FG_GRPC_PREFIX_LEN + 1024;
+    if (stream_window > NGHTTP2_MAX_WINDOW_SIZE)
+        stream_window = NGHTTP2_MAX_WINDOW_SIZE;
+    nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, stream_window},
+    };
+    nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, settings, 2);
+    nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
+    rv = uv_read_start((uv_stream_t *)&c->link->tcp, on_alloc, on_read);
+    if (rv < 0)
+        return rv;
+    flush(c);
+    return 0;
+}
+
+static void try_next_addr(fg_grpc_conn *c);
+
+static void on_connect(uv_connect_t *req, int status) {
+    tcp_link *link = req->data;
+    fg_grpc_conn *c = link->conn;
+    if (link != c->link || c->closing)
+        return; /* superseded or cancelled by uv_close */
+    if (status < 0) {
+        c->last_connect_err = status;
+        close_link(c);
+        try_next_addr(c);
+        return;
+    }
+    free_addrs(c);
+    int rv = start_session(c);
+    if (rv < 0)
+        drop_connection(c, fg_strerror(rv), false);
+}
+
+/* Tries the resolved addresses in order (e.g. ::1 then 127.0.0.1 for "localhost"). */
+static void try_next_addr(fg_grpc_conn *c) {
+    while (c->next_addr) {
+        struct addrinfo *ai = c->next_addr;
+        c->next_addr = ai->ai_next;
+        tcp_link *link = fg_calloc(1, sizeof *link);
+        link->conn = c;
+        uv_tcp_init(c->loop, &link->tcp);
+        link->tcp.data = link;
+        link->connect_req.data = link;
+        c->link = link;
+        c->open_handles++;
+        uv_tcp_nodelay(&link->tcp, 1);
+        int rv = uv_tcp_connect(&link->connect_req, &link->tcp, ai->ai_addr, on_connect);
+        if (rv == 0)
+            return;
+        c->last_connect_err = rv;
+        close_link(c);
+    }
+    drop_connection(c, uv_strerror(c->last_connect_err ? c->last_connect_err : UV_EAI_NONAME),
+                    false);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+    fg_grpc_conn *c = req->data;
+    c->resolving = false;
+    c->open_handles--;
+    if (c->closing) {
+        if (res)
+            uv_freeaddrinfo(res);
+        teardown(c);
+        return;
+    }
+    if (c->state != FG_GRPC_CONN_CONNECTING) {
+        /* Gave up (connect timeout) while resolving; the backoff timer starts over. */
+        if (res)
+            uv_freeaddrinfo(res);
+        return;
+    }
+    if (status < 0) {
+        char why[128];
+        snprintf(why, sizeof why, "resolve %s: %s", c->host, uv_strerror(status));
+        drop_connection(c, why, false);
+        return;
+    }
+    c->addrs = c->next_addr = res;
+    c->last_connect_err = 0;
+    try_next_addr(c);
+}
+
+static void start_connect(fg_grpc_conn *c) {
+    set_state(c, FG_GRPC_CONN_CONNECTING, "");
+    uv_timer_start(&c->conn_timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
+    if (c->resolving)
+        return; /* a slow resolution still running goes on to connect */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    int rv = uv_getaddrinfo(c->loop, &c->resolve_req, on_resolved, c->host, c->port_str, &hints);
+    if (rv < 0) {
+        drop_connection(c, uv_strerror(rv), false);
+        return;
+    }
+    c->resolving = true;
+    c->open_handles++;
+}
+
+/* ---- closing ---- */
+
+static void on_handle_close(uv_handle_t *h) {
+    fg_grpc_conn *c = h->data;
+    c->open_handles--;
+    teardown(c);
+}
+
+/* Called whenever closing may progress; frees the connection when nothing is left open. */
+static void teardown(fg_grpc_conn *c) {
+    if (!c->closing || c->busy)
+        return;
+    if (!c->torn_down) {
+        c->torn_down = true;
+        if (c->session)
+            nghttp2_session_del(c->session);
+        c->session = NULL;
+        while (c->active.head) {
+            fg_grpc_call *call = c->active.head;
+            fg_gcall_list_remove(&c->active, call);
+            fg_gcall_free(call);
+        }
+        close_link(c);
+        free_addrs(c);
+        if (c->resolving)
+            uv_cancel((uv_req_t *)&c->resolve_req);
+        uv_close((uv_handle_t *)&c->conn_timer, on_handle_close);
+        uv_close((uv_handle_t *)&c->deadline_timer, on_handle_close);
+        uv_close((uv_handle_t *)&c->flush_idle, on_handle_close);
+        return;
+    }
+    if (c->open_handles > 0)
+        return;
+    void (*closed_cb)(void *) = c->closed_cb;
+    void *arg = c->closed_arg;
+    fg_buf_free(&c->wbuf);
+    free(c->authority);
+    free(c->host);
+    free(c);
+    if (closed_cb)
+        closed_cb(arg);
+}
+
+void fg_grpc_conn_close(fg_grpc_conn *c, void (*closed_cb)(void *arg), void *arg) {
+    if (c->closing)
+        return;
+    c->closing = true;
+    c->closed_cb = closed_cb;
+    c->closed_arg = arg;
+    while (c->queue.head) {
+        fg_grpc_call *call = c->queue.head;
+        fg_gcall_list_remove(&c->queue, call);
+        fg_gcall_free(call);
+    }
+    for (fg_grpc_call *call = c->active.head; call; call = call->next)
+        call->done = true;
+    teardown(c);
+}
+
+/* ---- public ---- */
+
+int fg_grpc_conn_new(uv_loop_t *loop, const char *host, uint16_t port,
+                     const fg_grpc_conn_opts *opts, fg_grpc_conn **out) {
+    if (!host || !*host || port == 0)
+        return FG_ERR_INVALID;
+    fg_grpc_conn *c = fg_calloc(1, sizeof *c);
+    c->loop = loop;
+    c->host = fg_strdup(host);
+    snprintf(c->port_str, sizeof c->port_str, "%u", (unsigned)port);
+    size_t alen = strlen(host) + sizeof c->port_str + 1;
+    c->authority = fg_malloc(alen);
+    snprintf(c->authority, alen, "%s:%u", host, (unsigned)port);
+    if (opts)
+        c->opts = *opts;
+    if (!c->opts.max_reply_bytes)
+        c->opts.max_reply_bytes = DEFAULT_MAX_REPLY;
+    if (!c->opts.max_queue)
+        c->opts.max_queue = DEFAULT_MAX_QUEUE;
+    if (!c->opts.backoff_min_ms)
+        c->opts.backoff_min_ms = DEFAULT_BACKOFF_MIN_MS;
+    if (!c->opts.backoff_max_ms)
+        c->opts.backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
+    if (c->opts.backoff_max_ms < c->opts.backoff_min_ms)
+        c->opts.backoff_max_ms = c->opts.backoff_min_ms;
+    if (!c->opts.connect_timeout_ms)
+        c->opts.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    c->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)c;
+    if (!c->rng)
+        c->rng = 0x9e3779b97f4a7c15ull;
+    fg_buf_init(&c->wbuf, WRITE_BUF_MAX);
+    uv_timer_init(loop, &c->conn_timer);
+    uv_timer_init(loop, &c->deadline_timer);
+    uv_idle_init(loop, &c->flush_idle);
+    c->conn_timer.data = c->deadline_timer.data = c->flush_idle.data = c;
+    c->resolve_req.data = c;
+    c->write_req.data = c;
+    c->open_handles = 3;
+    c->state = FG_GRPC_CONN_CONNECTING;
+    start_connect(c);
+    *out = c;
+    return 0;
+}
+
+fg_grpc_conn_state fg_grpc_conn_get_state(const fg_grpc_conn *c) {
+    return c->state;
+}
+
+const char *fg_grpc_conn_last_error(const fg_grpc_conn *c) {
+    return c->last_error;
+}
+
+void fg_grpc_conn_reconnect_now(fg_grpc_conn *c) {
+    if (c->closing || c->state != FG_GRPC_CONN_FAILED)
+        return;
+    uv_timer_stop(&c->conn_timer);
+    start_connect(c);
+}

@@ -1,0 +1,175 @@
+#include "fg_backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fg_alloc.h"
+#include "fg_clock.h"
+#include "fg_err.h"
+#include "fg_log.h"
+#include "fg_status.h"
+#include "grpc/health/v1/health.pb-c.h"
+
+#define HEALTH_CHECK_PATH "/grpc.health.v1.Health/Check"
+
+int fg_backend_parse_address(const char *addr, char **host, uint16_t *port) {
+    const char *colon = strrchr(addr, ':');
+    if (!colon || colon == addr || colon[1] == '\0')
+        return FG_ERR_INVALID;
+    char *end;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (*end != '\0' || p == 0 || p > 65535)
+        return FG_ERR_INVALID;
+    const char *h = addr;
+    size_t hlen = (size_t)(colon - addr);
+    if (h[0] == '[') {
+        if (hlen < 3 || h[hlen - 1] != ']')
+            return FG_ERR_INVALID;
+        h++;
+        hlen -= 2;
+    } else if (memchr(h, ':', hlen)) {
+        return FG_ERR_INVALID; /* a bare IPv6 address needs brackets */
+    }
+    *host = fg_strndup(h, hlen);
+    *port = (uint16_t)p;
+    return 0;
+}
+
+static void report(const fg_backend *b, fg_health_change change) {
+    if (change == FG_HEALTH_DOWN)
+        fg_log_warn("%s unhealthy: %s", b->address, b->health.last_error);
+    else if (change == FG_HEALTH_UP && b->health.was_healthy)
+        fg_log_info("%s healthy again", b->address);
+    else if (change == FG_HEALTH_UP)
+        fg_log_info("%s healthy", b->address);
+}
+
+void fg_backend_apply(fg_backend *b, fg_health_change change) {
+    report(b, change);
+    if (change == FG_HEALTH_UP)
+        b->health.was_healthy = true;
+    b->stats.consecutive_faults = b->health.consecutive_faults;
+}
+
+static void on_check_done(void *user, const fg_grpc_result *res) {
+    fg_backend *b = user;
+    b->check_call = NULL;
+    fg_serving serving = FG_SERVING_UNKNOWN;
+    int status = res->status;
+    const char *message = res->message;
+    if (status == FG_STATUS_OK) {
+        Grpc__Health__V1__HealthCheckResponse *reply =
+            grpc__health__v1__health_check_response__unpack(NULL, res->reply_len, res->reply);
+        if (reply) {
+            serving = (fg_serving)reply->status;
+            grpc__health__v1__health_check_response__free_unpacked(reply, NULL);
+        } else {
+            status = FG_STATUS_INTERNAL;
+            message = "bad HealthCheckResponse";
+        }
+    }
+    fg_backend_apply(
+        b, fg_health_on_check(&b->health, &b->pool->policy, status, serving, message, fg_now_us()));
+}
+
+void fg_backend_check(fg_backend *b) {
+    if (b->pool->closing || b->check_call)
+        return;
+    if (fg_grpc_conn_get_state(b->conn) == FG_GRPC_CONN_FAILED) {
+        /* The check interval doubles as the reconnect probe: a restarted backend comes back
+         * within one interval instead of a long reconnect backoff. */
+        fg_grpc_conn_reconnect_now(b->conn);
+        return;
+    }
+    /* HealthCheckRequest{service: ""} serializes to zero bytes. */
+    uint64_t timeout_us = (uint64_t)b->pool->cfg.timeout_ms * 1000;
+    int rv = fg_grpc_conn_call(b->conn, HEALTH_CHECK_PATH, NULL, 0, timeout_us, on_check_done, b,
+                               &b->check_call);
+    if (rv < 0) {
+        b->check_call = NULL;
+        return;
+    }
+    b->stats.health_checks++;
+    b->check_started_us = fg_now_us();
+}
+
+static void on_conn_state(void *user, fg_grpc_conn_state state, const char *reason) {
+    fg_backend *b = user;
+    if (b->pool->closing)
+        return;
+    if (state == FG_GRPC_CONN_FAILED)
+        fg_backend_apply(b, fg_health_on_conn_failed(&b->health, reason));
+    else if (state == FG_GRPC_CONN_READY)
+        fg_backend_check(b); /* a fresh connection learns its health at once */
+}
+
+int fg_backend_init(fg_backend *b, fg_pool *pool, size_t index, const char *addr) {
+    memset(b, 0, sizeof *b);
+    b->pool = pool;
+    b->index = index;
+    if (fg_backend_parse_address(addr, &b->host, &b->port) < 0) {
+        fg_log_error("bad backend address \"%s\" (want host:port)", addr);
+        return FG_ERR_INVALID;
+    }
+    b->address = fg_strdup(addr);
+    fg_health_init(&b->health);
+    b->latency = fg_hist_new();
+    fg_grpc_conn_opts opts = {
+        .max_reply_bytes = pool->cfg.max_reply_bytes,
+        .max_queue = pool->cfg.max_queue,
+        .state_cb = on_conn_state,
+        .user = b,
+    };
+    int rv = fg_grpc_conn_new(pool->loop, b->host, b->port, &opts, &b->conn);
+    if (rv < 0) {
+        fg_backend_free(b);
+        return rv;
+    }
+    return 0;
+}
+
+void fg_backend_close(fg_backend *b, void (*on_closed)(void *pool)) {
+    if (b->check_call)
+        fg_grpc_call_cancel(b->check_call);
+    b->check_call = NULL;
+    fg_grpc_conn_close(b->conn, on_closed, b->pool);
+    b->conn = NULL;
+}
+
+void fg_backend_free(fg_backend *b) {
+    if (b->latency)
+        fg_hist_free(b->latency);
+    free(b->address);
+    free(b->host);
+    b->latency = NULL;
+    b->address = b->host = NULL;
+}
+
+const char *fg_backend_state_name(const fg_backend *b) {
+    if (b->health.healthy)
+        return "ready";
+    if (!b->health.reported_down && b->conn &&
+        fg_grpc_conn_get_state(b->conn) == FG_GRPC_CONN_CONNECTING)
+        return "connecting";
+    return "unhealthy";
+}
+
+bool fg_backend_healthy(const fg_backend *b) {
+    return b->health.healthy;
+}
+
+const char *fg_backend_address(const fg_backend *b) {
+    return b->address;
+}
+
+const fg_backend_stats *fg_backend_get_stats(const fg_backend *b) {
+    return &b->stats;
+}
+
+const char *fg_backend_last_error(const fg_backend *b) {
+    return b->health.last_error;
+}
+
+const fg_hist *fg_backend_latency(const fg_backend *b) {
+    return b->latency;
+}

@@ -1,0 +1,369 @@
+/*
+ * fg_pool: frame submission, round-robin over eligible backends, retries, active checks timer.
+ * Health decisions live in fg_health (pure) and fg_backend (per-backend I/O).
+ */
+#include "fg_pool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fg_alloc.h"
+#include "fg_backend.h"
+#include "fg_clock.h"
+#include "fg_err.h"
+#include "fg_log.h"
+#include "fg_rr.h"
+#include "fg_stats.h"
+#include "fg_status.h"
+#include "framegate/v1/frames.pb-c.h"
+
+#define RENDER_PATH "/framegate.v1.FrameService/Render"
+#define TRIED_BITS 64
+
+struct fg_call {
+    fg_pool *pool;
+    fg_call *prev, *next;
+    fg_frame_done_cb cb;
+    void *user;
+    fg_backend *backend;   /* of the current (or last) attempt */
+    fg_grpc_call *attempt; /* in flight, or NULL */
+    uint64_t deadline_us;
+    uint64_t attempt_start_us;
+    uint32_t grpc_us;
+    uint32_t retries_left;
+    uint8_t attempts;
+    bool trial;
+    bool free_retry_used; /* one extra attempt for a call the backend certainly never ran */
+    uint64_t tried;       /* backends (index < 64) this frame already went to */
+    size_t req_len;
+    uint8_t req[]; /* the packed RenderRequest, reused by every attempt */
+};
+
+/* ---- picking a backend ---- */
+
+typedef struct pick_ctx {
+    fg_pool *pool;
+    const fg_call *call;
+    uint64_t now_us;
+} pick_ctx;
+
+static bool tried(const fg_call *call, size_t i) {
+    return i < TRIED_BITS && (call->tried >> i & 1);
+}
+
+static bool backend_eligible(void *arg, size_t i) {
+    pick_ctx *ctx = arg;
+    fg_backend *b = &ctx->pool->backends[i];
+    bool trial;
+    if (ctx->call && tried(ctx->call, i))
+        return false;
+    if (fg_grpc_conn_get_state(b->conn) == FG_GRPC_CONN_FAILED)
+        return false;
+    return fg_health_eligible(&b->health, ctx->now_us, &trial);
+}
+
+static int start_attempt(fg_call *call);
+
+static void on_attempt_done(void *user, const fg_grpc_result *res);
+
+/* Sends the frame to the next eligible backend it has not tried; FG_ERR_AGAIN when none. */
+static int start_attempt(fg_call *call) {
+    fg_pool *pool = call->pool;
+    for (size_t k = 0; k < pool->nbackends; k++) {
+        uint64_t now = fg_now_us();
+        if (now >= call->deadline_us)
+            return FG_ERR_TIMEOUT;
+        pick_ctx ctx = {pool, call, now};
+        size_t i = fg_rr_pick(&pool->cursor, pool->nbackends, backend_eligible, &ctx);
+        if (i == FG_RR_NONE)
+            return FG_ERR_AGAIN;
+        fg_backend *b = &pool->backends[i];
+        bool trial;
+        fg_health_eligible(&b->health, now, &trial);
+        if (i < TRIED_BITS)
+            call->tried |= (uint64_t)1 << i;
+        uint64_t timeout_us = (uint64_t)pool->cfg.timeout_ms * 1000;
+        if (timeout_us > call->deadline_us - now)
+            timeout_us = call->deadline_us - now;
+        int rv = fg_grpc_conn_call(b->conn, RENDER_PATH, call->req, call->req_len, timeout_us,
+                                   on_attempt_done, call, &call->attempt);
+        if (rv < 0)
+            continue; /* this connection cannot take it now (down or queue full): next one */
+        call->backend = b;
+        call->trial = trial;
+        if (trial)
+            b->health.trial_in_flight = true;
+        call->attempt_start_us = now;
+        call->attempts++;
+        b->stats.total_requests++;
+        b->stats.in_flight++;
+        return 0;
+    }
+    return FG_ERR_AGAIN;
+}
+
+/* ---- completing ---- */
+
+static void unlink_call(fg_call *call) {
+    fg_pool *pool = call->pool;
+    if (call->prev)
+        call->prev->next = call->next;
+    else
+        pool->calls = call->next;
+    if (call->next)
+        call->next->prev = call->prev;
+}
+
+static void complete(fg_call *call, fg_frame_result *res) {
+    unlink_call(call);
+    res->backend = call->backend ? call->backend->address : NULL;
+    res->grpc_us = call->grpc_us;
+    res->attempts = call->attempts;
+    if (!res->message)
+        res->message = "";
+    call->cb(call->user, res);
+    free(call);
+}
+
+static void complete_error(fg_call *call, int status, const char *message) {
+    fg_frame_result res = {.status = status, .message = message};
+    complete(call, &res);
+}
+
+static void complete_reply(fg_call *call, const Framegate__V1__RenderReply *reply) {
+    fg_frame_result res = {
+        .status = FG_STATUS_OK,
+        .image = reply->image.data,
+        .image_len = reply->image.len,
+        .width = reply->width,
+        .height = reply->height,
+        .format = (uint8_t)reply->format,
+    };
+    complete(call, &res);
+}
+
+static bool may_retry(fg_call *call, const fg_grpc_result *res) {
+    if (call->pool->closing)
+        return false;
+    if (res->not_processed && !call->free_retry_used) {
+        call->free_retry_used = true;
+        return true;
+    }
+    if (call->retries_left == 0)
+        return false;
+    call->retries_left--;
+    return true;
+}
+
+static void on_attempt_done(void *user, const fg_grpc_result *res) {
+    fg_call *call = user;
+    fg_pool *pool = call->pool;
+    fg_backend *b = call->backend;
+    uint64_t now = fg_now_us();
+    call->attempt = NULL;
+    call->grpc_us = (uint32_t)(now - call->attempt_start_us);
+    b->stats.in_flight--;
+    fg_hist_record(b->latency, call->grpc_us);
+
+    int status = res->status;
+    const char *message = res->message;
+    Framegate__V1__RenderReply *reply = NULL;
+    if (status == FG_STATUS_OK) {
+        reply = framegate__v1__render_reply__unpack(NULL, res->reply_len, res->reply);
+        if (!reply) {
+            status = FG_STATUS_INTERNAL;
+            message = "bad RenderReply";
+        }
+    }
+    fg_fault fault = fg_status_fault(status);
+    if (fault == FG_FAULT_BACKEND)
+        b->stats.error_count++;
+    fg_backend_apply(
+        b, fg_health_on_call(&b->health, &pool->policy, status, message, call->trial, now));
+    call->trial = false;
+
+    if (reply) {
+        complete_reply(call, reply);
+        framegate__v1__render_reply__free_unpacked(reply, NULL);
+        return;
+    }
+    if (fault == FG_FAULT_REQUEST || !may_retry(call, res)) {
+        complete_error(call, status, message);
+        return;
+    }
+    fg_stats_add(FG_STAT_frame_retries_total, 1);
+    if (start_attempt(call) < 0)
+        complete_error(call, status, message);
+}
+
+/* ---- the interface ---- */
+
+static int pack_request(const fg_frame_request *req, fg_call **out) {
+    char model_small[256];
+    char *model = req->model_len < sizeof model_small ? model_small : fg_malloc(req->model_len + 1);
+    memcpy(model, req->model, req->model_len);
+    model[req->model_len] = '\0';
+    Framegate__V1__RenderRequest msg = FRAMEGATE__V1__RENDER_REQUEST__INIT;
+    msg.model = model;
+    msg.frame = req->frame;
+    msg.input.data = (uint8_t *)req->input;
+    msg.input.len = req->input_len;
+    size_t len = framegate__v1__render_request__get_packed_size(&msg);
+    fg_call *call = fg_malloc(sizeof *call + len);
+    memset(call, 0, sizeof *call);
+    call->req_len = framegate__v1__render_request__pack(&msg, call->req);
+    if (model != model_small)
+        free(model);
+    *out = call;
+    return 0;
+}
+
+int fg_pool_submit(fg_pool *pool, const fg_frame_request *req, fg_frame_done_cb cb, void *user,
+                   fg_call **out) {
+    if (pool->closing)
+        return FG_ERR_AGAIN;
+    fg_call *call;
+    pack_request(req, &call);
+    call->pool = pool;
+    call->cb = cb;
+    call->user = user;
+    call->retries_left = pool->cfg.retries;
+    call->deadline_us =
+        fg_now_us() + (uint64_t)pool->cfg.timeout_ms * 1000 * (pool->cfg.retries + 1);
+    if (start_attempt(call) < 0) {
+        free(call);
+        return FG_ERR_AGAIN;
+    }
+    call->next = pool->calls;
+    if (pool->calls)
+        pool->calls->prev = call;
+    pool->calls = call;
+    *out = call;
+    return 0;
+}
+
+static void stop_attempt(fg_call *call) {
+    if (!call->attempt)
+        return;
+    fg_grpc_call_cancel(call->attempt);
+    call->attempt = NULL;
+    call->backend->stats.in_flight--;
+    if (call->trial)
+        call->backend->health.trial_in_flight = false;
+}
+
+void fg_call_cancel(fg_call *call) {
+    stop_attempt(call);
+    unlink_call(call);
+    free(call);
+}
+
+static void on_check_timer(uv_timer_t *t) {
+    fg_pool *pool = t->data;
+    for (size_t i = 0; i < pool->nbackends; i++)
+        fg_backend_check(&pool->backends[i]);
+}
+
+static void apply_defaults(fg_pool_config *cfg) {
+    if (!cfg->timeout_ms)
+        cfg->timeout_ms = 1000;
+    if (!cfg->unhealthy_after)
+        cfg->unhealthy_after = 1;
+    if (!cfg->healthy_after)
+        cfg->healthy_after = 1;
+    if (!cfg->health_interval_ms)
+        cfg->health_interval_ms = 1000;
+    if (!cfg->max_reply_bytes)
+        cfg->max_reply_bytes = 4u << 20;
+    if (!cfg->max_queue)
+        cfg->max_queue = 1024;
+}
+
+int fg_pool_new(uv_loop_t *loop, const fg_pool_config *cfg, fg_pool **out) {
+    if (cfg->naddrs == 0) {
+        fg_log_error("no backends configured");
+        return FG_ERR_INVALID;
+    }
+    for (size_t i = 0; i < cfg->naddrs; i++) {
+        char *host;
+        uint16_t port;
+        if (fg_backend_parse_address(cfg->addrs[i], &host, &port) < 0) {
+            fg_log_error("bad backend address \"%s\" (want host:port)", cfg->addrs[i]);
+            return FG_ERR_INVALID;
+        }
+        free(host);
+    }
+    fg_pool *pool = fg_calloc(1, sizeof *pool);
+    pool->loop = loop;
+    pool->cfg = *cfg;
+    pool->cfg.addrs = NULL; /* copied into the backends */
+    apply_defaults(&pool->cfg);
+    pool->policy = (fg_health_policy){
+        .unhealthy_after = pool->cfg.unhealthy_after,
+        .healthy_after = pool->cfg.healthy_after,
+        .trial_backoff_min_ms = pool->cfg.health_interval_ms,
+        .trial_backoff_max_ms = pool->cfg.health_interval_ms * 8,
+    };
+    pool->nbackends = cfg->naddrs;
+    pool->backends = fg_calloc(cfg->naddrs, sizeof *pool->backends);
+    for (size_t i = 0; i < cfg->naddrs; i++)
+        fg_backend_init(&pool->backends[i], pool, i, cfg->addrs[i]); /* addresses checked above */
+    uv_timer_init(loop, &pool->check_timer);
+    pool->check_timer.data = pool;
+    /* The first check goes out now (queued until each connection is up), then every interval. */
+    on_check_timer(&pool->check_timer);
+    uv_timer_start(&pool->check_timer, on_check_timer, pool->cfg.health_interval_ms,
+                   pool->cfg.health_interval_ms);
+    *out = pool;
+    return 0;
+}
+
+static void on_part_closed(void *arg) {
+    fg_pool *pool = arg;
+    if (--pool->closing_pending > 0)
+        return;
+    for (size_t i = 0; i < pool->nbackends; i++)
+        fg_backend_free(&pool->backends[i]);
+    free(pool->backends);
+    void (*closed_cb)(void *) = pool->closed_cb;
+    void *closed_arg = pool->closed_arg;
+    free(pool);
+    if (closed_cb)
+        closed_cb(closed_arg);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+    on_part_closed(h->data);
+}
+
+void fg_pool_close(fg_pool *pool, void (*closed_cb)(void *arg), void *arg) {
+    if (pool->closing)
+        return;
+    pool->closing = true;
+    pool->closed_cb = closed_cb;
+    pool->closed_arg = arg;
+    while (pool->calls) {
+        fg_call *call = pool->calls;
+        stop_attempt(call);
+        complete_error(call, FG_STATUS_UNAVAILABLE, "proxy shutting down");
+    }
+    pool->closing_pending = 1 + (int)pool->nbackends;
+    uv_close((uv_handle_t *)&pool->check_timer, on_timer_closed);
+    for (size_t i = 0; i < pool->nbackends; i++)
+        fg_backend_close(&pool->backends[i], on_part_closed);
+}
+
+size_t fg_pool_backend_count(const fg_pool *pool) {
+    return pool->nbackends;
+}
+
+size_t fg_pool_healthy_count(const fg_pool *pool) {
+    size_t n = 0;
+    for (size_t i = 0; i < pool->nbackends; i++)
+        n += pool->backends[i].health.healthy;
+    return n;
+}
+
+const fg_backend *fg_pool_backend(const fg_pool *pool, size_t i) {
+    return i < pool->nbackends ? &pool->backends[i] : NULL;
+}
