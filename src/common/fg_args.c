@@ -9,16 +9,14 @@
 #include "fg_err.h"
 
 static const fg_arg_spec *find_spec(const fg_arg_spec *specs, size_t n, const char *name,
-                                    size_t len)
-{
+                                    size_t len) {
     for (size_t i = 0; i < n; i++)
         if (strlen(specs[i].name) == len && memcmp(specs[i].name, name, len) == 0)
             return &specs[i];
     return NULL;
 }
 
-static int parse_uint(const fg_arg_spec *s, const char *v, char *err, size_t errlen)
-{
+static int parse_uint(const fg_arg_spec *s, const char *v, char *err, size_t errlen) {
     char *end;
     errno = 0;
     if (*v == '\0' || *v == '-' || *v == '+') {
@@ -39,8 +37,7 @@ static int parse_uint(const fg_arg_spec *s, const char *v, char *err, size_t err
     return 0;
 }
 
-static int parse_double(const fg_arg_spec *s, const char *v, char *err, size_t errlen)
-{
+static int parse_double(const fg_arg_spec *s, const char *v, char *err, size_t errlen) {
     char *end;
     errno = 0;
     double x = strtod(v, &end);
@@ -56,8 +53,7 @@ static int parse_double(const fg_arg_spec *s, const char *v, char *err, size_t e
     return 0;
 }
 
-static int parse_onoff(const fg_arg_spec *s, const char *v, char *err, size_t errlen)
-{
+static int parse_onoff(const fg_arg_spec *s, const char *v, char *err, size_t errlen) {
     static const char *const on[] = {"on", "true", "1", "yes"};
     static const char *const off[] = {"off", "false", "0", "no"};
     for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
@@ -74,8 +70,7 @@ static int parse_onoff(const fg_arg_spec *s, const char *v, char *err, size_t er
     return FG_ERR_INVALID;
 }
 
-static int set_value(const fg_arg_spec *s, const char *v, char *err, size_t errlen)
-{
+static int set_value(const fg_arg_spec *s, const char *v, char *err, size_t errlen) {
     switch (s->type) {
     case FG_ARG_STRING:
         *(const char **)s->dst = v;
@@ -94,8 +89,7 @@ static int set_value(const fg_arg_spec *s, const char *v, char *err, size_t errl
 }
 
 int fg_args_parse(const fg_arg_spec *specs, size_t n, int argc, char **argv, int start, char *err,
-                  size_t errlen)
-{
+                  size_t errlen) {
     for (int i = start; i < argc; i++) {
         const char *word = argv[i];
         if (word[0] != '-' || word[1] == '\0') {
@@ -132,8 +126,7 @@ int fg_args_parse(const fg_arg_spec *specs, size_t n, int argc, char **argv, int
     return 0;
 }
 
-static void print_default(FILE *out, const fg_arg_spec *s)
-{
+static void print_default(FILE *out, const fg_arg_spec *s) {
     switch (s->type) {
     case FG_ARG_STRING: {
         const char *v = *(const char *const *)s->dst;
@@ -156,9 +149,9 @@ static void print_default(FILE *out, const fg_arg_spec *s)
 }
 
 void fg_args_usage(FILE *out, const char *usage, const char *summary, const fg_arg_spec *specs,
-                   size_t n)
-{
-    fprintf(out, "usage: %s\n\n%s\n\nFlags (--flag value, --flag=value and -flag value all work):\n",
+                   size_t n) {
+    fprintf(out,
+            "usage: %s\n\n%s\n\nFlags (--flag value, --flag=value and -flag value all work):\n",
             usage, summary);
     for (size_t i = 0; i < n; i++) {
         const fg_arg_spec *s = &specs[i];

@@ -24,8 +24,8 @@ typedef struct fg_arg_spec {
     const char *name; /* without dashes, e.g. "ws-port" */
     fg_arg_type type;
     void *dst;
-    uint64_t min, max;  /* FG_ARG_UINT */
-    double dmin, dmax;  /* FG_ARG_DOUBLE */
+    uint64_t min, max;   /* FG_ARG_UINT */
+    double dmin, dmax;   /* FG_ARG_DOUBLE */
     const char *metavar; /* e.g. "PORT"; NULL for switches */
     const char *help;    /* one line; the default is printed from *dst */
 } fg_arg_spec;
@@ -37,8 +37,8 @@ typedef struct fg_arg_spec {
  * known flag or its value. Returns 0, FG_ARGS_HELP, or FG_ERR_INVALID with a one-line message
  * in err.
  */
-int fg_args_parse(const fg_arg_spec *specs, size_t n, int argc, char **argv, int start,
-                  char *err, size_t errlen);
+int fg_args_parse(const fg_arg_spec *specs, size_t n, int argc, char **argv, int start, char *err,
+                  size_t errlen);
 /* Prints "usage: PROG [flags]\n\nSUMMARY\n\n" and one line per flag with its default. */
 void fg_args_usage(FILE *out, const char *usage, const char *summary, const fg_arg_spec *specs,
                    size_t n);

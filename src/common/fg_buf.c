@@ -8,16 +8,14 @@
 
 #define FG_BUF_MIN_CAP 256
 
-void fg_buf_init(fg_buf *b, size_t max)
-{
+void fg_buf_init(fg_buf *b, size_t max) {
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
     b->max = max;
 }
 
-int fg_buf_reserve(fg_buf *b, size_t n)
-{
+int fg_buf_reserve(fg_buf *b, size_t n) {
     if (n > b->max - b->len)
         return FG_ERR_TOO_BIG;
     size_t need = b->len + n;
@@ -33,8 +31,7 @@ int fg_buf_reserve(fg_buf *b, size_t n)
     return 0;
 }
 
-int fg_buf_append(fg_buf *b, const void *p, size_t n)
-{
+int fg_buf_append(fg_buf *b, const void *p, size_t n) {
     int rv = fg_buf_reserve(b, n);
     if (rv < 0)
         return rv;
@@ -44,8 +41,7 @@ int fg_buf_append(fg_buf *b, const void *p, size_t n)
     return 0;
 }
 
-void fg_buf_consume(fg_buf *b, size_t n)
-{
+void fg_buf_consume(fg_buf *b, size_t n) {
     if (n >= b->len) {
         b->len = 0;
         return;
@@ -54,13 +50,11 @@ void fg_buf_consume(fg_buf *b, size_t n)
     b->len -= n;
 }
 
-void fg_buf_reset(fg_buf *b)
-{
+void fg_buf_reset(fg_buf *b) {
     b->len = 0;
 }
 
-void fg_buf_free(fg_buf *b)
-{
+void fg_buf_free(fg_buf *b) {
     free(b->data);
     b->data = NULL;
     b->len = 0;

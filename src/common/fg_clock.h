@@ -5,8 +5,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-static inline uint64_t fg_now_us(void)
-{
+static inline uint64_t fg_now_us(void) {
     return uv_hrtime() / 1000;
 }
 

@@ -2,8 +2,7 @@
 
 #include <uv.h>
 
-const char *fg_strerror(int err)
-{
+const char *fg_strerror(int err) {
     switch (err) {
     case 0:
         return "success";

@@ -4,8 +4,7 @@
 
 #include "fg_err.h"
 
-void fg_grpc_prefix_write(uint8_t out[FG_GRPC_PREFIX_LEN], uint32_t len)
-{
+void fg_grpc_prefix_write(uint8_t out[FG_GRPC_PREFIX_LEN], uint32_t len) {
     out[0] = 0;
     out[1] = (uint8_t)(len >> 24);
     out[2] = (uint8_t)(len >> 16);
@@ -13,16 +12,14 @@ void fg_grpc_prefix_write(uint8_t out[FG_GRPC_PREFIX_LEN], uint32_t len)
     out[4] = (uint8_t)len;
 }
 
-void fg_grpc_reader_init(fg_grpc_reader *r, uint32_t max_len)
-{
+void fg_grpc_reader_init(fg_grpc_reader *r, uint32_t max_len) {
     fg_buf_init(&r->msg, max_len);
     r->prefix_len = 0;
     r->expect = 0;
     r->done = false;
 }
 
-static int parse_prefix(fg_grpc_reader *r)
-{
+static int parse_prefix(fg_grpc_reader *r) {
     if (r->prefix[0] == 1)
         return FG_ERR_COMPRESSED;
     if (r->prefix[0] != 0)
@@ -35,8 +32,7 @@ static int parse_prefix(fg_grpc_reader *r)
     return fg_buf_reserve(&r->msg, r->expect);
 }
 
-int fg_grpc_reader_feed(fg_grpc_reader *r, const uint8_t *data, size_t len)
-{
+int fg_grpc_reader_feed(fg_grpc_reader *r, const uint8_t *data, size_t len) {
     while (len > 0) {
         if (r->done)
             return FG_ERR_PROTO; /* unary: nothing may follow the one message */
@@ -69,13 +65,11 @@ int fg_grpc_reader_feed(fg_grpc_reader *r, const uint8_t *data, size_t len)
     return 0;
 }
 
-bool fg_grpc_reader_done(const fg_grpc_reader *r)
-{
+bool fg_grpc_reader_done(const fg_grpc_reader *r) {
     return r->done;
 }
 
-int fg_grpc_reader_finish(fg_grpc_reader *r, const uint8_t **msg, size_t *len)
-{
+int fg_grpc_reader_finish(fg_grpc_reader *r, const uint8_t **msg, size_t *len) {
     if (r->prefix_len == 0)
         return FG_ERR_AGAIN;
     if (!r->done)
@@ -85,7 +79,6 @@ int fg_grpc_reader_finish(fg_grpc_reader *r, const uint8_t **msg, size_t *len)
     return 0;
 }
 
-void fg_grpc_reader_free(fg_grpc_reader *r)
-{
+void fg_grpc_reader_free(fg_grpc_reader *r) {
     fg_buf_free(&r->msg);
 }

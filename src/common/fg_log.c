@@ -7,13 +7,11 @@
 
 static fg_log_level min_level = FG_LOG_INFO;
 
-void fg_log_set_level(fg_log_level level)
-{
+void fg_log_set_level(fg_log_level level) {
     min_level = level;
 }
 
-void fg_log(fg_log_level level, const char *fmt, ...)
-{
+void fg_log(fg_log_level level, const char *fmt, ...) {
     static const char *const names[] = {"debug", "info", "warn", "error"};
     if (level < min_level)
         return;

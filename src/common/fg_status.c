@@ -22,15 +22,13 @@ static const char *const status_names[FG_STATUS_MAX + 1] = {
     "UNAUTHENTICATED",
 };
 
-const char *fg_status_name(int code)
-{
+const char *fg_status_name(int code) {
     if (code < 0 || code > FG_STATUS_MAX)
         return "UNKNOWN_STATUS";
     return status_names[code];
 }
 
-fg_fault fg_status_fault(int code)
-{
+fg_fault fg_status_fault(int code) {
     switch (code) {
     case FG_STATUS_OK:
         return FG_FAULT_NONE;
@@ -50,8 +48,7 @@ fg_fault fg_status_fault(int code)
     }
 }
 
-int fg_status_from_http(int http_status)
-{
+int fg_status_from_http(int http_status) {
     switch (http_status) {
     case 400:
         return FG_STATUS_INTERNAL;
@@ -71,8 +68,7 @@ int fg_status_from_http(int http_status)
     }
 }
 
-int fg_status_from_h2_error(uint32_t h2_error_code)
-{
+int fg_status_from_h2_error(uint32_t h2_error_code) {
     switch (h2_error_code) {
     case 0x0: /* NO_ERROR */
     case 0x1: /* PROTOCOL_ERROR */

@@ -7,8 +7,7 @@
 #define MAX_DIGITS 8
 #define MAX_VALUE 99999999ULL
 
-int fg_timeout_parse(const char *s, size_t len, uint64_t *out_us)
-{
+int fg_timeout_parse(const char *s, size_t len, uint64_t *out_us) {
     if (len < 2 || len > MAX_DIGITS + 1)
         return FG_ERR_INVALID;
     uint64_t v = 0;
@@ -41,8 +40,7 @@ int fg_timeout_parse(const char *s, size_t len, uint64_t *out_us)
     }
 }
 
-size_t fg_timeout_format(uint64_t us, char out[FG_TIMEOUT_STRLEN])
-{
+size_t fg_timeout_format(uint64_t us, char out[FG_TIMEOUT_STRLEN]) {
     static const struct {
         uint64_t us_per_unit;
         char unit;

@@ -17,8 +17,7 @@ typedef struct opts {
     bool verbose;
 } opts;
 
-static int parse(opts *o, int argc, char **argv, char *err)
-{
+static int parse(opts *o, int argc, char **argv, char *err) {
     const fg_arg_spec specs[] = {
         {"ws-port", FG_ARG_UINT, &o->port, 0, 65535, 0, 0, "PORT", "port"},
         {"grpc-addrs", FG_ARG_STRING, &o->addrs, 0, 0, 0, 0, "LIST", "addresses"},
@@ -29,12 +28,11 @@ static int parse(opts *o, int argc, char **argv, char *err)
     return fg_args_parse(specs, sizeof(specs) / sizeof(specs[0]), argc, argv, 1, err, 256);
 }
 
-static void all_three_syntaxes(void **state)
-{
+static void all_three_syntaxes(void **state) {
     opts o = {8086, NULL, 0, true, false};
     char err[256] = "";
-    char *argv[] = {"prog", "--ws-port", "9000", "--grpc-addrs=a:1,b:2", "-fail-rate", "0.5",
-                    "-log-frames=off", "--verbose"};
+    char *argv[] = {"prog", "--ws-port",       "9000",     "--grpc-addrs=a:1,b:2", "-fail-rate",
+                    "0.5",  "-log-frames=off", "--verbose"};
     assert_int_equal(parse(&o, 8, argv, err), 0);
     assert_int_equal(o.port, 9000);
     assert_string_equal(o.addrs, "a:1,b:2");
@@ -43,8 +41,7 @@ static void all_three_syntaxes(void **state)
     assert_true(o.verbose);
 }
 
-static void defaults_kept_when_absent(void **state)
-{
+static void defaults_kept_when_absent(void **state) {
     opts o = {8086, "x", 0.25, true, false};
     char err[256] = "";
     char *argv[] = {"prog"};
@@ -53,11 +50,11 @@ static void defaults_kept_when_absent(void **state)
     assert_true(o.rate == 0.25);
 }
 
-static void bad_values_fail_with_a_message(void **state)
-{
+static void bad_values_fail_with_a_message(void **state) {
     char *cases[][3] = {
-        {"prog", "--ws-port", "70000"}, {"prog", "--ws-port", "-1"},  {"prog", "--ws-port", "12ab"},
-        {"prog", "--fail-rate", "1.5"}, {"prog", "--fail-rate", "x"}, {"prog", "--log-frames", "maybe"},
+        {"prog", "--ws-port", "70000"}, {"prog", "--ws-port", "-1"},
+        {"prog", "--ws-port", "12ab"},  {"prog", "--fail-rate", "1.5"},
+        {"prog", "--fail-rate", "x"},   {"prog", "--log-frames", "maybe"},
         {"prog", "--nope", "1"},        {"prog", "stray", "1"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -73,16 +70,14 @@ static void bad_values_fail_with_a_message(void **state)
     assert_non_null(strstr(err, "needs a value"));
 }
 
-static void help_is_reported(void **state)
-{
+static void help_is_reported(void **state) {
     opts o = {0};
     char err[256] = "";
     char *argv[] = {"prog", "--ws-port", "1", "-help"};
     assert_int_equal(parse(&o, 4, argv, err), FG_ARGS_HELP);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(all_three_syntaxes),
         cmocka_unit_test(defaults_kept_when_absent),

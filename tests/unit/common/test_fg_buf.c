@@ -8,8 +8,7 @@
 #include "fg_buf.h"
 #include "fg_err.h"
 
-static void append_within_limit(void **state)
-{
+static void append_within_limit(void **state) {
     fg_buf b;
     fg_buf_init(&b, 10);
     assert_int_equal(fg_buf_append(&b, "hello", 5), 0);
@@ -19,8 +18,7 @@ static void append_within_limit(void **state)
     fg_buf_free(&b);
 }
 
-static void append_over_limit_leaves_buffer_unchanged(void **state)
-{
+static void append_over_limit_leaves_buffer_unchanged(void **state) {
     fg_buf b;
     fg_buf_init(&b, 8);
     assert_int_equal(fg_buf_append(&b, "abcdef", 6), 0);
@@ -31,8 +29,7 @@ static void append_over_limit_leaves_buffer_unchanged(void **state)
     fg_buf_free(&b);
 }
 
-static void consume_and_reset_keep_storage(void **state)
-{
+static void consume_and_reset_keep_storage(void **state) {
     fg_buf b;
     fg_buf_init(&b, 1024);
     assert_int_equal(fg_buf_append(&b, "0123456789", 10), 0);
@@ -50,8 +47,7 @@ static void consume_and_reset_keep_storage(void **state)
     assert_null(b.data);
 }
 
-static void reserve_is_bounded(void **state)
-{
+static void reserve_is_bounded(void **state) {
     fg_buf b;
     fg_buf_init(&b, 100);
     assert_int_equal(fg_buf_reserve(&b, 100), 0);
@@ -60,8 +56,7 @@ static void reserve_is_bounded(void **state)
     fg_buf_free(&b);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(append_within_limit),
         cmocka_unit_test(append_over_limit_leaves_buffer_unchanged),

@@ -8,16 +8,14 @@
 #include "fg_err.h"
 #include "fg_grpc.h"
 
-static void prefix_is_big_endian_uncompressed(void **state)
-{
+static void prefix_is_big_endian_uncompressed(void **state) {
     uint8_t p[FG_GRPC_PREFIX_LEN];
     fg_grpc_prefix_write(p, 0x01020304);
     const uint8_t want[] = {0, 1, 2, 3, 4};
     assert_memory_equal(p, want, sizeof(want));
 }
 
-static void reads_message_split_across_chunks(void **state)
-{
+static void reads_message_split_across_chunks(void **state) {
     uint8_t wire[5 + 6];
     fg_grpc_prefix_write(wire, 6);
     memcpy(wire + 5, "abcdef", 6);
@@ -36,8 +34,7 @@ static void reads_message_split_across_chunks(void **state)
     fg_grpc_reader_free(&r);
 }
 
-static void empty_message_is_a_message(void **state)
-{
+static void empty_message_is_a_message(void **state) {
     uint8_t wire[5];
     fg_grpc_prefix_write(wire, 0);
     fg_grpc_reader r;
@@ -50,8 +47,7 @@ static void empty_message_is_a_message(void **state)
     fg_grpc_reader_free(&r);
 }
 
-static void no_bytes_means_no_message(void **state)
-{
+static void no_bytes_means_no_message(void **state) {
     fg_grpc_reader r;
     fg_grpc_reader_init(&r, 100);
     const uint8_t *msg;
@@ -60,8 +56,7 @@ static void no_bytes_means_no_message(void **state)
     fg_grpc_reader_free(&r);
 }
 
-static void rejects_over_limit_before_buffering(void **state)
-{
+static void rejects_over_limit_before_buffering(void **state) {
     uint8_t wire[5];
     fg_grpc_prefix_write(wire, 101);
     fg_grpc_reader r;
@@ -71,8 +66,7 @@ static void rejects_over_limit_before_buffering(void **state)
     fg_grpc_reader_free(&r);
 }
 
-static void rejects_compressed_and_bad_flag(void **state)
-{
+static void rejects_compressed_and_bad_flag(void **state) {
     uint8_t wire[5] = {1, 0, 0, 0, 1};
     fg_grpc_reader r;
     fg_grpc_reader_init(&r, 100);
@@ -84,8 +78,7 @@ static void rejects_compressed_and_bad_flag(void **state)
     fg_grpc_reader_free(&r);
 }
 
-static void rejects_second_message_and_cut_message(void **state)
-{
+static void rejects_second_message_and_cut_message(void **state) {
     uint8_t wire[12];
     fg_grpc_prefix_write(wire, 1);
     wire[5] = 'x';
@@ -104,8 +97,7 @@ static void rejects_second_message_and_cut_message(void **state)
     fg_grpc_reader_free(&r);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(prefix_is_big_endian_uncompressed),
         cmocka_unit_test(reads_message_split_across_chunks),

@@ -6,8 +6,7 @@
 
 #include "fg_status.h"
 
-static void names_match_grpc(void **state)
-{
+static void names_match_grpc(void **state) {
     assert_string_equal(fg_status_name(0), "OK");
     assert_string_equal(fg_status_name(4), "DEADLINE_EXCEEDED");
     assert_string_equal(fg_status_name(14), "UNAVAILABLE");
@@ -17,8 +16,7 @@ static void names_match_grpc(void **state)
 }
 
 /* The contract's table, row by row. */
-static void fault_classes_follow_the_contract(void **state)
-{
+static void fault_classes_follow_the_contract(void **state) {
     assert_int_equal(fg_status_fault(0), FG_FAULT_NONE);
     const int request[] = {3, 5, 11};
     for (size_t i = 0; i < 3; i++)
@@ -29,8 +27,7 @@ static void fault_classes_follow_the_contract(void **state)
         assert_int_equal(fg_status_fault(backend[i]), FG_FAULT_BACKEND);
 }
 
-static void http_and_h2_codes_map_as_grpc_specifies(void **state)
-{
+static void http_and_h2_codes_map_as_grpc_specifies(void **state) {
     assert_int_equal(fg_status_from_http(400), FG_STATUS_INTERNAL);
     assert_int_equal(fg_status_from_http(401), FG_STATUS_UNAUTHENTICATED);
     assert_int_equal(fg_status_from_http(403), FG_STATUS_PERMISSION_DENIED);
@@ -43,8 +40,7 @@ static void http_and_h2_codes_map_as_grpc_specifies(void **state)
     assert_int_equal(fg_status_from_h2_error(0x2), FG_STATUS_INTERNAL);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(names_match_grpc),
         cmocka_unit_test(fault_classes_follow_the_contract),

@@ -8,15 +8,13 @@
 #include "fg_err.h"
 #include "fg_timeout.h"
 
-static uint64_t parse_ok(const char *s)
-{
+static uint64_t parse_ok(const char *s) {
     uint64_t us = 0;
     assert_int_equal(fg_timeout_parse(s, strlen(s), &us), 0);
     return us;
 }
 
-static void parses_every_unit(void **state)
-{
+static void parses_every_unit(void **state) {
     assert_int_equal(parse_ok("2H"), 7200000000ULL);
     assert_int_equal(parse_ok("3M"), 180000000ULL);
     assert_int_equal(parse_ok("1S"), 1000000ULL);
@@ -26,8 +24,7 @@ static void parses_every_unit(void **state)
     assert_int_equal(parse_ok("99999999S"), 99999999000000ULL);
 }
 
-static void rejects_malformed(void **state)
-{
+static void rejects_malformed(void **state) {
     const char *bad[] = {"", "S", "10", "10x", "-1S", "1 S", "123456789S", "1.5S"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         uint64_t us;
@@ -35,8 +32,7 @@ static void rejects_malformed(void **state)
     }
 }
 
-static void formats_smallest_exact_unit_and_round_trips(void **state)
-{
+static void formats_smallest_exact_unit_and_round_trips(void **state) {
     char out[FG_TIMEOUT_STRLEN];
     assert_int_equal(fg_timeout_format(1000000, out), 8);
     assert_string_equal(out, "1000000u");
@@ -54,8 +50,7 @@ static void formats_smallest_exact_unit_and_round_trips(void **state)
     }
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_every_unit),
         cmocka_unit_test(rejects_malformed),
