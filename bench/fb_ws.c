@@ -1,0 +1,517 @@
+/*
+ * framebench ws: load through the proxy's WebSocket. Closed loop: every connection keeps
+ * --inflight requests outstanding. Open loop (--rate): requests are due at start + i/rate and
+ * their latency runs from that intended time, so a stalled proxy shows up in the percentiles
+ * instead of silently slowing the sender (no coordinated omission).
+ *
+ * One thread, one libuv loop; the request bytes are built once and only their header changes,
+ * so the loop itself allocates nothing per request.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "fb_modes.h"
+#include "fb_tally.h"
+#include "fc_codec.h"
+#include "fc_report.h"
+#include "fc_url.h"
+#include "fc_ws.h"
+#include "fg_alloc.h"
+#include "fg_args.h"
+#include "fg_clock.h"
+#include "fg_err.h"
+#include "fg_hist.h"
+
+#define SUBPROTOCOL "framegate.v1"
+#define DRAIN_MS 2000
+#define MAX_ERRORS 8
+
+typedef enum phase { PH_CONNECTING, PH_RUNNING, PH_DRAINING, PH_DONE } phase;
+
+typedef struct slot {
+    uint32_t seq; /* request_id of the request in this slot; seq % inflight == slot index */
+    uint32_t frame;
+    uint64_t start_us; /* send time (closed loop) or intended send time (open loop) */
+    bool busy;
+} slot;
+
+typedef struct run run;
+
+typedef struct conn {
+    run *r;
+    fc_ws *ws;
+    slot *slots;
+    uint32_t busy;
+    bool open;
+    bool settled; /* opened or failed: counts toward the start */
+} conn;
+
+typedef struct ws_opts {
+    const char *url;
+    uint64_t connections;
+    uint64_t inflight;
+    double duration_s;
+    double rate;
+    const char *model;
+    uint64_t input_bytes;
+    double connect_timeout_s;
+    uint64_t max_message;
+    bool json;
+} ws_opts;
+
+struct run {
+    ws_opts o;
+    uv_loop_t loop;
+    uv_timer_t phase_timer; /* connect timeout, then the end of the run, then the drain */
+    uv_timer_t pace_timer;  /* open loop only */
+    fc_url url;
+    struct sockaddr_storage addr;
+    conn *conns;
+    uint32_t settled, opened;
+    phase ph;
+    uint8_t *request; /* header + model + input; the header is rewritten for each send */
+    size_t request_len;
+    uint32_t next_frame;
+    uint64_t start_us, end_us;
+    uint64_t open_next; /* open loop: index of the next request to send */
+    uint32_t cursor;    /* open loop: next connection to try */
+    uint64_t sent, replies, frames_in_window, unmatched, bad_replies, conn_failures;
+    uint64_t outstanding;
+    fg_hist *rtt, *grpc_us, *total_us;
+    fc_status_counts statuses;
+    fb_tally backends;
+    char errors[MAX_ERRORS][200];
+    uint32_t nerrors;
+    char subprotocol[64]; /* what the server selected, from the first connection to open */
+};
+
+static void note_error(run *r, const char *msg) {
+    for (uint32_t i = 0; i < r->nerrors; i++)
+        if (strcmp(r->errors[i], msg) == 0)
+            return;
+    if (r->nerrors < MAX_ERRORS)
+        snprintf(r->errors[r->nerrors++], sizeof(r->errors[0]), "%s", msg);
+}
+
+static void finish(run *r) {
+    if (r->ph == PH_DONE)
+        return;
+    if (r->end_us == 0)
+        r->end_us = fg_now_us();
+    r->ph = PH_DONE;
+    for (uint64_t i = 0; i < r->o.connections; i++) {
+        fc_ws_free(r->conns[i].ws);
+        r->conns[i].ws = NULL;
+    }
+    uv_timer_stop(&r->phase_timer);
+    uv_timer_stop(&r->pace_timer);
+    uv_close((uv_handle_t *)&r->phase_timer, NULL);
+    uv_close((uv_handle_t *)&r->pace_timer, NULL);
+}
+
+static bool send_request(conn *c, uint32_t index, uint64_t start_us) {
+    run *r = c->r;
+    slot *s = &c->slots[index];
+    s->frame = r->next_frame++;
+    fc_codec_write_request_header(r->request, s->seq, s->frame, strlen(r->o.model));
+    if (fc_ws_send(c->ws, r->request, r->request_len, NULL, 0) != 0)
+        return false;
+    s->start_us = start_us;
+    s->busy = true;
+    c->busy++;
+    r->sent++;
+    r->outstanding++;
+    return true;
+}
+
+/* Open loop: sends what is due, as far as free slots allow; the rest waits as backlog. */
+static void pace(run *r) {
+    if (r->ph != PH_RUNNING)
+        return;
+    uint64_t now = fg_now_us();
+    uint64_t due = (uint64_t)((double)(now - r->start_us) * r->o.rate / 1e6) + 1;
+    uint32_t n = (uint32_t)r->o.connections;
+    while (r->open_next < due) {
+        uint32_t tried = 0;
+        conn *c = NULL;
+        for (; tried < n; tried++) {
+            conn *cand = &r->conns[r->cursor];
+            r->cursor = (r->cursor + 1) % n;
+            if (cand->open && cand->busy < r->o.inflight) {
+                c = cand;
+                break;
+            }
+        }
+        if (!c)
+            return; /* every slot busy: the backlog's latency keeps growing from intended time */
+        uint32_t index = 0;
+        while (c->slots[index].busy)
+            index++;
+        uint64_t intended = r->start_us + (uint64_t)((double)r->open_next * 1e6 / r->o.rate);
+        if (!send_request(c, index, intended))
+            return;
+        r->open_next++;
+    }
+}
+
+static void on_pace_timer(uv_timer_t *t) {
+    pace(t->data);
+}
+
+static void on_phase_timer(uv_timer_t *t);
+
+static void start_measuring(run *r) {
+    if (r->opened == 0) {
+        finish(r);
+        return;
+    }
+    r->ph = PH_RUNNING;
+    r->start_us = fg_now_us();
+    uv_timer_start(&r->phase_timer, on_phase_timer, (uint64_t)(r->o.duration_s * 1000), 0);
+    if (r->o.rate > 0) {
+        uv_timer_start(&r->pace_timer, on_pace_timer, 1, 1);
+        pace(r);
+        return;
+    }
+    for (uint64_t i = 0; i < r->o.connections; i++) {
+        conn *c = &r->conns[i];
+        for (uint32_t k = 0; c->open && k < r->o.inflight; k++)
+            send_request(c, k, fg_now_us());
+    }
+}
+
+static void on_phase_timer(uv_timer_t *t) {
+    run *r = t->data;
+    switch (r->ph) {
+    case PH_CONNECTING:
+        note_error(r, "some connections did not open within --connect-timeout");
+        start_measuring(r);
+        break;
+    case PH_RUNNING:
+        r->ph = PH_DRAINING;
+        r->end_us = fg_now_us();
+        uv_timer_stop(&r->pace_timer);
+        if (r->outstanding == 0)
+            finish(r);
+        else
+            uv_timer_start(&r->phase_timer, on_phase_timer, DRAIN_MS, 0);
+        break;
+    default:
+        finish(r);
+    }
+}
+
+static void settle(conn *c) {
+    run *r = c->r;
+    if (c->settled)
+        return;
+    c->settled = true;
+    if (++r->settled == r->o.connections && r->ph == PH_CONNECTING)
+        start_measuring(r);
+}
+
+static void on_open(fc_ws *ws, void *user) {
+    conn *c = user;
+    c->open = true;
+    if (c->r->opened++ == 0)
+        snprintf(c->r->subprotocol, sizeof(c->r->subprotocol), "%s", fc_ws_protocol(ws));
+    settle(c);
+}
+
+static void record_reply(run *r, const fc_reply *rep, uint64_t start_us, uint64_t now) {
+    r->replies++;
+    fg_hist_record(r->rtt, now - start_us);
+    fg_hist_record(r->total_us, rep->h.total_us);
+    if (rep->h.attempts > 0)
+        fg_hist_record(r->grpc_us, rep->h.grpc_us);
+    fc_status_count(&r->statuses, rep->h.type == FG_MSG_FRAME ? 0 : rep->h.status);
+    if (rep->h.type != FG_MSG_FRAME)
+        return;
+    if (r->ph != PH_RUNNING)
+        return; /* per-backend figures cover the measured window, like frames/s */
+    r->frames_in_window++;
+    fb_tally_count(&r->backends, rep->backend, rep->h.backend_len);
+}
+
+static void on_message(fc_ws *ws, bool binary, const uint8_t *data, size_t len, void *user) {
+    conn *c = user;
+    run *r = c->r;
+    uint64_t now = fg_now_us();
+    fc_reply rep;
+    if (!binary || fc_codec_parse_reply(data, len, &rep) != 0) {
+        r->bad_replies++;
+        return;
+    }
+    uint32_t index = rep.h.request_id % (uint32_t)r->o.inflight;
+    slot *s = &c->slots[index];
+    if (!s->busy || s->seq != rep.h.request_id || s->frame != rep.h.frame) {
+        r->unmatched++;
+        return;
+    }
+    record_reply(r, &rep, s->start_us, now);
+    s->busy = false;
+    s->seq += (uint32_t)r->o.inflight;
+    c->busy--;
+    r->outstanding--;
+    if (r->ph == PH_RUNNING) {
+        if (r->o.rate > 0)
+            pace(r);
+        else
+            send_request(c, index, now);
+    } else if (r->ph == PH_DRAINING && r->outstanding == 0) {
+        finish(r);
+    }
+}
+
+static void on_close(fc_ws *ws, int err, uint16_t code, void *user) {
+    conn *c = user;
+    run *r = c->r;
+    char msg[300];
+    if (err == 0)
+        snprintf(msg, sizeof(msg), "the server closed the WebSocket (code %u)", code);
+    else
+        snprintf(msg, sizeof(msg), "%s: %s", r->url.authority, fc_ws_error(ws));
+    if (r->ph != PH_DONE) {
+        note_error(r, msg);
+        r->conn_failures++;
+    }
+    if (c->open) {
+        c->open = false;
+        r->opened--;
+        r->outstanding -= c->busy; /* those replies are lost */
+        c->busy = 0;
+    }
+    settle(c);
+    if (r->ph == PH_DRAINING && r->outstanding == 0)
+        finish(r);
+    if (r->ph == PH_RUNNING && r->opened == 0)
+        finish(r);
+}
+
+static const fc_ws_callbacks ws_callbacks = {on_open, on_message, on_close};
+
+static void build_request(run *r) {
+    size_t model_len = strlen(r->o.model);
+    r->request_len = FG_REQUEST_HEADER_LEN + model_len + r->o.input_bytes;
+    r->request = fg_malloc(r->request_len);
+    memcpy(r->request + FG_REQUEST_HEADER_LEN, r->o.model, model_len);
+    /* A 16-bit PCM tone, so the reference backend's mouth moves. */
+    uint8_t *pcm = r->request + FG_REQUEST_HEADER_LEN + model_len;
+    for (size_t i = 0; i < r->o.input_bytes; i++)
+        pcm[i] = (i & 1) ? (uint8_t)((i / 2) % 64) : 0;
+}
+
+static int connect_all(run *r) {
+    fc_ws_options wo = {SUBPROTOCOL, r->o.max_message};
+    r->conns = fg_calloc(r->o.connections, sizeof(*r->conns));
+    for (uint64_t i = 0; i < r->o.connections; i++) {
+        conn *c = &r->conns[i];
+        c->r = r;
+        c->slots = fg_calloc(r->o.inflight, sizeof(*c->slots));
+        for (uint32_t k = 0; k < r->o.inflight; k++)
+            c->slots[k].seq = k;
+        int rc = fc_ws_connect(&r->loop, &r->url, (const struct sockaddr *)&r->addr, &wo,
+                               &ws_callbacks, c, &c->ws);
+        if (rc < 0) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "%s: cannot connect: %s", r->url.authority, fg_strerror(rc));
+            note_error(r, msg);
+            r->conn_failures++;
+            c->ws = NULL;
+            settle(c);
+        }
+    }
+    return 0;
+}
+
+static double window_s(const run *r) {
+    return r->end_us > r->start_us ? (double)(r->end_us - r->start_us) / 1e6 : 0.0;
+}
+
+static json_t *report_json(run *r) {
+    double secs = window_s(r);
+    json_t *backends = json_array();
+    for (size_t i = 0; i < r->backends.n; i++) {
+        const fb_tally_entry *e = &r->backends.e[i];
+        json_array_append_new(backends, json_pack("{ss sI sf}", "address", e->name, "frames",
+                                                  (json_int_t)e->count, "share",
+                                                  (double)e->count / (double)r->frames_in_window));
+    }
+    json_t *errors = json_array();
+    for (uint32_t i = 0; i < r->nerrors; i++)
+        json_array_append_new(errors, json_string(r->errors[i]));
+    json_t *latency =
+        json_pack("{so so so}", "round_trip", fc_latency_json(r->rtt), "proxy_grpc",
+                  fc_latency_json(r->grpc_us), "proxy_total", fc_latency_json(r->total_us));
+    return json_pack(
+        "{ss ss ss sI sI sI so sf ss sI sf sI sI sI sf sI sI sI sI so so so so}", "mode", "ws",
+        "url", r->o.url, "subprotocol", r->subprotocol, "connections", (json_int_t)r->o.connections,
+        "connections_open", (json_int_t)r->opened, "inflight", (json_int_t)r->o.inflight, "rate",
+        r->o.rate > 0 ? json_real(r->o.rate) : json_null(), "duration_s", secs, "model", r->o.model,
+        "input_bytes", (json_int_t)r->o.input_bytes, "frames_per_s",
+        secs > 0 ? (double)r->frames_in_window / secs : 0.0, "sent", (json_int_t)r->sent, "replies",
+        (json_int_t)r->replies, "frames", (json_int_t)r->statuses.n[0], "requests_per_s",
+        secs > 0 ? (double)r->sent / secs : 0.0, "lost", (json_int_t)(r->sent - r->replies),
+        "unmatched", (json_int_t)r->unmatched, "bad_replies", (json_int_t)r->bad_replies,
+        "connection_failures", (json_int_t)r->conn_failures, "replies_by_status",
+        fc_status_json(&r->statuses), "latency", latency, "backends", backends, "errors", errors);
+}
+
+static void report_text(run *r, FILE *out) {
+    double secs = window_s(r);
+    char statuses[512];
+    fc_status_text(&r->statuses, statuses, sizeof(statuses));
+    fprintf(out, "framebench ws %s: %llu connections (%u open) x %llu in flight, ", r->o.url,
+            (unsigned long long)r->o.connections, r->opened, (unsigned long long)r->o.inflight);
+    if (r->o.rate > 0)
+        fprintf(out, "open loop at %.0f req/s", r->o.rate);
+    else
+        fprintf(out, "closed loop");
+    fprintf(out, ", %.2f s, model %s, %llu-byte input\n", secs, r->o.model,
+            (unsigned long long)r->o.input_bytes);
+    fprintf(out, "  frames/s     %.1f\n", secs > 0 ? (double)r->frames_in_window / secs : 0.0);
+    fprintf(out, "  replies      %llu of %llu sent: %s\n", (unsigned long long)r->replies,
+            (unsigned long long)r->sent, statuses);
+    if (r->sent != r->replies || r->unmatched || r->bad_replies)
+        fprintf(out, "  lost %llu, unmatched %llu, malformed %llu\n",
+                (unsigned long long)(r->sent - r->replies), (unsigned long long)r->unmatched,
+                (unsigned long long)r->bad_replies);
+    fprintf(out, "latency (%s)\n", r->o.rate > 0 ? "from the intended send time" : "round trip");
+    fc_latency_line(out, "round trip", r->rtt);
+    fc_latency_line(out, "proxy grpc", r->grpc_us);
+    fc_latency_line(out, "proxy total", r->total_us);
+    if (r->backends.n) {
+        fc_table *t = fc_table_new(4);
+        fc_table_cell(t, "backend");
+        fc_table_cell(t, "frames");
+        fc_table_cell(t, "frames/s");
+        fc_table_cell(t, "share");
+        for (size_t i = 0; i < r->backends.n; i++) {
+            const fb_tally_entry *e = &r->backends.e[i];
+            fc_table_cell(t, "%s", e->name);
+            fc_table_cell(t, "%llu", (unsigned long long)e->count);
+            fc_table_cell(t, "%.1f", secs > 0 ? (double)e->count / secs : 0.0);
+            fc_table_cell(t, "%.1f%%", 100.0 * (double)e->count / (double)r->frames_in_window);
+        }
+        fprintf(out, "backends\n");
+        fc_table_print(t, out);
+        fc_table_free(t);
+    }
+    for (uint32_t i = 0; i < r->nerrors; i++)
+        fprintf(out, "error: %s\n", r->errors[i]);
+}
+
+static const char usage[] = "framebench ws --url ws://HOST:PORT/ws [flags]";
+static const char summary[] =
+    "Load through the framegate proxy's WebSocket: closed loop (--inflight requests per\n"
+    "connection), or open loop at --rate requests/s with latency from the intended send time.";
+
+static int parse_flags(ws_opts *o, int argc, char **argv) {
+    fg_arg_spec specs[] = {
+        {"url", FG_ARG_STRING, &o->url, 0, 0, 0, 0, "URL", "ws://HOST:PORT/PATH of the proxy"},
+        {"connections", FG_ARG_UINT, &o->connections, 1, 100000, 0, 0, "N",
+         "WebSocket connections"},
+        {"inflight", FG_ARG_UINT, &o->inflight, 1, 65536, 0, 0, "K",
+         "requests in flight per connection (the most, in open loop)"},
+        {"duration", FG_ARG_DOUBLE, &o->duration_s, 0, 0, 0.01, 86400, "S", "seconds of load"},
+        {"rate", FG_ARG_DOUBLE, &o->rate, 0, 0, 0, 1e7, "R",
+         "requests/s over all connections (open loop); 0: closed loop"},
+        {"model", FG_ARG_STRING, &o->model, 0, 0, 0, 0, "M", "model name"},
+        {"input-bytes", FG_ARG_UINT, &o->input_bytes, 0, 16 << 20, 0, 0, "B",
+         "bytes of model input per request"},
+        {"connect-timeout", FG_ARG_DOUBLE, &o->connect_timeout_s, 0, 0, 0.01, 600, "S",
+         "seconds to wait for the connections to open"},
+        {"max-message", FG_ARG_UINT, &o->max_message, 1024, 1u << 30, 0, 0, "BYTES",
+         "largest reply accepted"},
+        {"json", FG_ARG_SWITCH, &o->json, 0, 0, 0, 0, NULL, "print the results as JSON"},
+    };
+    size_t n = sizeof(specs) / sizeof(specs[0]);
+    char err[256];
+    int rc = fg_args_parse(specs, n, argc, argv, 2, err, sizeof(err));
+    if (rc == FG_ARGS_HELP) {
+        fg_args_usage(stdout, usage, summary, specs, n);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "framebench ws: %s\n", err);
+        return 2;
+    }
+    if (!o->url) {
+        fprintf(stderr, "framebench ws: --url is required\n");
+        return 2;
+    }
+    size_t model_len = strlen(o->model);
+    if (model_len == 0 || model_len > 255) {
+        fprintf(stderr, "framebench ws: --model must be 1 to 255 bytes\n");
+        return 2;
+    }
+    return -1;
+}
+
+int fb_ws_main(int argc, char **argv) {
+    run *r = fg_calloc(1, sizeof(*r));
+    r->o = (ws_opts){.connections = 1,
+                     .inflight = 1,
+                     .duration_s = 5,
+                     .model = "sanders",
+                     .connect_timeout_s = 5,
+                     .max_message = 16u << 20};
+    int status = parse_flags(&r->o, argc, argv);
+    if (status >= 0)
+        goto out_free;
+    char err[300];
+    status = 2;
+    if (fc_url_parse_ws(r->o.url, &r->url, err, sizeof(err)) != 0) {
+        fprintf(stderr, "framebench ws: %s\n", err);
+        goto out_free;
+    }
+    status = 1;
+    if (fc_url_resolve(&r->url, &r->addr, err, sizeof(err)) != 0) {
+        fprintf(stderr, "framebench ws: %s\n", err);
+        goto out_free;
+    }
+    build_request(r);
+    r->rtt = fg_hist_new();
+    r->grpc_us = fg_hist_new();
+    r->total_us = fg_hist_new();
+    uv_loop_init(&r->loop);
+    uv_timer_init(&r->loop, &r->phase_timer);
+    uv_timer_init(&r->loop, &r->pace_timer);
+    r->phase_timer.data = r;
+    r->pace_timer.data = r;
+    uv_timer_start(&r->phase_timer, on_phase_timer, (uint64_t)(r->o.connect_timeout_s * 1000), 0);
+    connect_all(r);
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&r->loop);
+
+    fb_tally_sort(&r->backends);
+    if (r->start_us == 0)
+        r->end_us = 0; /* never started: no window */
+    if (r->o.json) {
+        json_t *j = report_json(r);
+        fc_json_print(stdout, j);
+        json_decref(j);
+    } else if (r->start_us != 0) {
+        report_text(r, stdout);
+    }
+    if (r->replies == 0) {
+        for (uint32_t i = 0; i < r->nerrors; i++)
+            fprintf(stderr, "framebench ws: %s\n", r->errors[i]);
+        if (r->nerrors == 0)
+            fprintf(stderr, "framebench ws: no replies\n");
+    }
+    status = r->replies > 0 ? 0 : 1;
+    fg_hist_free(r->rtt);
+    fg_hist_free(r->grpc_us);
+    fg_hist_free(r->total_us);
+    for (uint64_t i = 0; r->conns && i < r->o.connections; i++)
+        free(r->conns[i].slots);
+    free(r->conns);
+    free(r->request);
+out_free:
+    free(r);
+    return status;
+}
