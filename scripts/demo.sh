@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds framegate and runs the demo: 4 frameservers on 50051..50054 behind framegate on 8086.
+# Open http://localhost:8086/ . Ctrl-C stops everything this script started.
+#   NUM_SERVERS=8 START_PORT=50060 WS_PORT=8086 scripts/demo.sh   (defaults: 4, 50051, 8086)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh build
+[ -f build/build.ninja ] || meson setup build -Dtests=false >/dev/null
+ninja -C build >/dev/null
+
+n=${NUM_SERVERS:-4}
+port=${START_PORT:-50051}
+ws_port=${WS_PORT:-8086}
+
+cleanup() {
+  trap - INT TERM EXIT
+  [ -n "${proxy_pid:-}" ] && kill "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
+  scripts/stop-backends.sh || true
+}
+trap cleanup INT TERM EXIT
+
+scripts/start-backends.sh "$n" "$port"
+build/src/proxy/framegate --start-port "$port" --num-servers "$n" --ws-port "$ws_port" &
+proxy_pid=$!
+echo "framegate demo: open http://localhost:$ws_port/  (Ctrl-C to stop)"
+wait "$proxy_pid"
