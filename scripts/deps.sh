@@ -5,7 +5,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(
-  gcc pkg-config meson ninja-build python3
+  gcc pkg-config meson ninja-build python3 python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc
   libuv1-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   libwslay-dev libhttp-parser-dev libjansson-dev libturbojpeg0-dev
 )

@@ -1,0 +1,396 @@
+"""Shared helpers for framegate's black-box tests (interop, integration, web).
+
+Import it from a test folder's conftest.py (which puts tests/ on sys.path):
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import fgtest
+    from fgtest import procs, pb, pytest_runtest_makereport   # fixtures + the hook `procs` uses
+
+Run the tests with /usr/bin/python3 -m pytest (Debian's grpcio), env FG_BUILD_DIR and
+FG_SOURCE_DIR set (meson does it; see tests/interop/meson.build).
+
+What it provides:
+
+- Paths: ``build_dir()``, ``source_dir()`` (env FG_BUILD_DIR / FG_SOURCE_DIR, set by meson),
+  ``binary("src/server/frameserver")`` (fails the test clearly when it was not built).
+- Ports: ``free_port()`` and ``free_port_range(n)`` on 127.0.0.1.
+- Processes: ``ProcessGroup`` (a context manager; also the ``procs`` fixture) starts
+  processes with stdout+stderr captured to a log file, and stops every one of them
+  (SIGTERM, then SIGKILL after a grace period) when the block or test ends, even on failure.
+  With the ``procs`` fixture, a sanitizer report (ASan/LSan/UBSan) in any log fails the test.
+  ``Proc.wait_log(regex)`` waits for a log line; ``Proc.stop()`` returns the exit code.
+- Waiting: ``wait_tcp(host, port)``, ``wait_health(addr, want="SERVING")`` via grpcio.
+- Protobuf/gRPC stubs: ``protos()`` (also the ``pb`` fixture) generates Python modules for
+  proto/framegate/v1/frames.proto and proto/grpc/health/v1/health.proto with protoc and
+  grpc_python_plugin into a per-process temporary folder (never committed) and returns a
+  namespace with ``frames_pb2``, ``frames_pb2_grpc``, ``health_pb2``, ``health_pb2_grpc``.
+- frameserver: ``start_frameserver(group, *flags)`` starts one on a free port (``--port 0``),
+  parses "frameserver listening on HOST:PORT" from its log and returns ``(proc, "host:port")``.
+- gRPC framing for raw HTTP/2 tests: ``grpc_frame(payload, compressed=False, length=None)``.
+
+Everything binds 127.0.0.1 only.
+"""
+
+import atexit
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+HOST = "127.0.0.1"
+FRAMESERVER = "src/server/frameserver"
+# The line frameserver logs once it is bound (issue 2 section 2).
+LISTEN_RE = re.compile(r"listening on (\S+):(\d+)")
+
+STOP_GRACE_S = 6.0  # frameserver drains its queue for up to 5 s on SIGTERM
+# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print in a process's log.
+SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error: |SUMMARY: \w+Sanitizer")
+
+
+# ----------------------------------------------------------------------------- paths
+
+
+def source_dir():
+    """The source tree root (FG_SOURCE_DIR, else the parent of tests/)."""
+    env = os.environ.get("FG_SOURCE_DIR")
+    return Path(env) if env else Path(__file__).resolve().parent.parent
+
+
+def build_dir():
+    """The meson build root (FG_BUILD_DIR, else <source>/build)."""
+    env = os.environ.get("FG_BUILD_DIR")
+    return Path(env) if env else source_dir() / "build"
+
+
+def binary(relpath):
+    """Absolute path of a built binary below the build root; fails the test if absent."""
+    path = build_dir() / relpath
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} is not built (FG_BUILD_DIR={build_dir()})", pytrace=False)
+    return path
+
+
+# ----------------------------------------------------------------------------- ports
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _port_free(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_range(n, low=40000, high=60000):
+    """First port of n consecutive free ports, searched from a random point in [low, high)."""
+    import random
+
+    rng = random.Random(os.getpid() ^ int(time.time() * 1000))
+    for _ in range(200):
+        base = rng.randrange(low, high - n)
+        if all(_port_free(base + i) for i in range(n)):
+            return base
+    raise RuntimeError(f"no {n} consecutive free ports in [{low}, {high})")
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+class Proc:
+    """A started process whose stdout and stderr go to one log file."""
+
+    def __init__(self, args, log_path, env=None, cwd=None):
+        self.args = [str(a) for a in args]
+        self.log_path = Path(log_path)
+        self._log = open(self.log_path, "wb")
+        self.popen = subprocess.Popen(
+            self.args,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+        )
+        self.pid = self.popen.pid
+
+    def log(self):
+        """Everything the process wrote so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def wait_log(self, pattern, timeout=10.0):
+        """Wait until a log line matches `pattern` (regex); return the match.
+
+        Fails early, with the log, if the process exits first."""
+        rx = re.compile(pattern) if isinstance(pattern, str) else pattern
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.log())
+            if m:
+                return m
+            if not self.alive():
+                raise AssertionError(
+                    f"{self.args[0]} exited ({self.popen.returncode}) before logging "
+                    f"{rx.pattern!r}; log:\n{self.log()[-3000:]}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timeout waiting for {rx.pattern!r} from {self.args[0]}; log:\n{self.log()[-3000:]}"
+                )
+            time.sleep(0.02)
+
+    def signal(self, sig):
+        if self.alive():
+            self.popen.send_signal(sig)
+
+    def wait(self, timeout):
+        """Exit code, or raise subprocess.TimeoutExpired."""
+        return self.popen.wait(timeout)
+
+    def stop(self, grace=STOP_GRACE_S):
+        """SIGTERM, then SIGKILL after `grace` seconds; returns the exit code."""
+        if self.alive():
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._log.close()
+        return self.popen.returncode
+
+
+class ProcessGroup:
+    """Starts processes and stops all of them on exit, in reverse order.
+
+    with ProcessGroup() as g:
+        p = g.start(["prog", "--flag"], name="prog")
+    """
+
+    def __init__(self, log_dir=None):
+        self._own_dir = log_dir is None
+        self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="fgtest-"))
+        self.procs = []
+
+    def start(self, args, name=None, env=None, cwd=None):
+        name = name or Path(str(args[0])).name
+        log = self.log_dir / f"{name}-{len(self.procs)}.log"
+        p = Proc(args, log, env=env, cwd=cwd)
+        self.procs.append(p)
+        return p
+
+    def stop_all(self):
+        for p in reversed(self.procs):
+            try:
+                p.stop()
+            except Exception as e:  # keep stopping the others
+                print(f"fgtest: stopping {p.args[0]}: {e}", file=sys.stderr)
+
+    def sanitizer_reports(self):
+        """Log excerpts of every sanitizer report (ASan, LSan, UBSan) in the started processes."""
+        found = []
+        for p in self.procs:
+            text = p.log()
+            m = SANITIZER_RE.search(text)
+            if m:
+                found.append(f"{p.log_path}:\n{text[max(0, m.start() - 200) : m.start() + 3000]}")
+        return found
+
+    def dump_logs(self, out=sys.stdout, tail=4000):
+        for p in self.procs:
+            print(f"----- {p.log_path} ({' '.join(p.args)})", file=out)
+            print(p.log()[-tail:], file=out)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.stop_all()
+        if exc_type is not None:
+            self.dump_logs()
+        elif self._own_dir:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
+        return False
+
+
+@pytest.fixture
+def procs(tmp_path, request):
+    """A ProcessGroup logging into the test's tmp_path; everything stopped at teardown.
+
+    Logs are printed when the test failed (pytest shows captured output). A sanitizer
+    report in any process's log fails the test, so the ASan+UBSan build catches leaks and
+    undefined behaviour in the servers the black-box tests drive."""
+    group = ProcessGroup(tmp_path)
+    yield group
+    group.stop_all()
+    rep = getattr(request.node, "rep_call", None)
+    if rep is None or rep.failed:
+        group.dump_logs()
+    reports = group.sanitizer_reports()
+    if reports:
+        pytest.fail("sanitizer report(s):\n" + "\n".join(reports), pytrace=False)
+
+
+# ----------------------------------------------------------------------------- waiting
+
+
+def wait_tcp(host, port, timeout=10.0):
+    """Wait until a TCP connect to host:port succeeds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing listening on {host}:{port} after {timeout}s")
+            time.sleep(0.02)
+
+
+def health_status(addr, service="", timeout=1.0):
+    """Health/Check status name ("SERVING", "NOT_SERVING", ...) or the gRPC error code name."""
+    import grpc
+
+    p = protos()
+    with grpc.insecure_channel(addr) as ch:
+        stub = p.health_pb2_grpc.HealthStub(ch)
+        try:
+            r = stub.Check(p.health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+        except grpc.RpcError as e:
+            return e.code().name
+    return p.health_pb2.HealthCheckResponse.ServingStatus.Name(r.status)
+
+
+def wait_health(addr, want="SERVING", service="", timeout=15.0):
+    """Poll Health/Check until it answers `want`; return the seconds it took."""
+    t0 = time.monotonic()
+    last = None
+    while time.monotonic() - t0 < timeout:
+        last = health_status(addr, service)
+        if last == want:
+            return time.monotonic() - t0
+        time.sleep(0.03)
+    raise AssertionError(f"{addr} health is {last}, not {want}, after {timeout}s")
+
+
+# ----------------------------------------------------------------------------- protobuf stubs
+
+_protos = None
+
+
+def protos():
+    """Generated protobuf + gRPC Python modules (made once per process, see module doc)."""
+    global _protos
+    if _protos is not None:
+        return _protos
+    out = Path(tempfile.mkdtemp(prefix="fgtest-pb-"))
+    atexit.register(shutil.rmtree, out, True)
+    plugin = shutil.which("grpc_python_plugin") or "/usr/bin/grpc_python_plugin"
+    # Each proto is compiled from its own folder so the modules are flat (frames_pb2,
+    # health_pb2): a package folder named "grpc" would shadow grpcio itself.
+    for folder, name in (("proto/framegate/v1", "frames.proto"), ("proto/grpc/health/v1", "health.proto")):
+        cmd = [
+            "protoc",
+            f"-I{source_dir() / folder}",
+            f"--python_out={out}",
+            f"--plugin=protoc-gen-grpc={plugin}",
+            f"--grpc_out={out}",
+            name,
+        ]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stderr}")
+    sys.path.insert(0, str(out))
+    import frames_pb2
+    import frames_pb2_grpc
+    import health_pb2
+    import health_pb2_grpc
+
+    _protos = types.SimpleNamespace(
+        frames_pb2=frames_pb2,
+        frames_pb2_grpc=frames_pb2_grpc,
+        health_pb2=health_pb2,
+        health_pb2_grpc=health_pb2_grpc,
+        dir=out,
+    )
+    return _protos
+
+
+@pytest.fixture(scope="session")
+def pb():
+    """The generated modules, as protos()."""
+    return protos()
+
+
+# ----------------------------------------------------------------------------- frameserver
+
+
+def start_frameserver(group, *flags, name="frameserver", timeout=10.0):
+    """Start frameserver on a free port; return (proc, "127.0.0.1:PORT").
+
+    `flags` are extra command-line flags (strings, or values str() is applied to).
+    It does not wait for the models to load: use wait_health() for that."""
+    args = [binary(FRAMESERVER), "--host", HOST, "--port", "0", *[str(f) for f in flags]]
+    p = group.start(args, name=name)
+    m = p.wait_log(LISTEN_RE, timeout)
+    return p, f"{m.group(1)}:{m.group(2)}"
+
+
+def serving_frameserver(group, *flags, **kw):
+    """start_frameserver() with --load-ms 0 (unless given), waiting for Health SERVING."""
+    if "--load-ms" not in flags:
+        flags = ("--load-ms", "0") + flags
+    p, addr = start_frameserver(group, *flags, **kw)
+    wait_health(addr)
+    return p, addr
+
+
+# ----------------------------------------------------------------------------- gRPC framing
+
+
+def grpc_frame(payload, compressed=False, length=None):
+    """A gRPC length-prefixed message: flag byte, u32 big-endian length, payload.
+
+    `length` overrides the declared length (to send a lying prefix)."""
+    declared = len(payload) if length is None else length
+    return struct.pack(">BI", 1 if compressed else 0, declared) + payload
+
+
+def pcm_tone(samples=800, amplitude=20000, period=40):
+    """16-bit little-endian PCM: a square wave of the given amplitude (0 gives silence)."""
+    half = period // 2
+    vals = [amplitude if (i // half) % 2 == 0 else -amplitude for i in range(samples)]
+    return struct.pack(f"<{samples}h", *vals)
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test item, so `procs` knows whether the test failed.
+
+    A conftest.py enables it with `from fgtest import pytest_runtest_makereport`."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)

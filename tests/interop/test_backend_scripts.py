@@ -1,0 +1,105 @@
+"""scripts/start-backends.sh and scripts/stop-backends.sh on a high free port range."""
+
+import os
+import socket
+import subprocess
+import time
+
+import fgtest
+
+SCRIPTS = fgtest.source_dir() / "scripts"
+
+
+def script_env(tmp_path, **extra):
+    env = dict(os.environ)
+    env.update(
+        FRAMESERVER=str(fgtest.binary(fgtest.FRAMESERVER)),
+        FG_RUN_DIR=str(tmp_path / "run"),
+        FG_BACKEND_TIMEOUT="15",
+    )
+    env.update(extra)
+    return env
+
+
+def run(script, env, *args):
+    return subprocess.run([str(SCRIPTS / script), *map(str, args)], env=env, capture_output=True, text=True, timeout=60)
+
+
+def pids_in(pidfile):
+    return [int(line.split()[0]) for line in pidfile.read_text().splitlines() if line.strip()]
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_start_and_stop_backends(tmp_path, pb):
+    env = script_env(tmp_path, FRAMESERVER_ARGS="--load-ms 300 --infer-ms 1 --models sanders,obama")
+    base = fgtest.free_port_range(3)
+    pidfile = tmp_path / "run" / "backends.pids"
+    r = run("start-backends.sh", env, 3, base)
+    try:
+        assert r.returncode == 0, r.stderr + r.stdout
+        pids = pids_in(pidfile)
+        assert len(pids) == 3 and all(alive(p) for p in pids)
+        for i in range(3):
+            addr = f"127.0.0.1:{base + i}"
+            assert addr in r.stdout
+            # SERVING when the script returns, not merely started (--load-ms 300)
+            assert fgtest.health_status(addr) == "SERVING"
+            assert (tmp_path / "run" / f"backend-{base + i}.log").exists()
+        # a second start while they run is refused
+        again = run("start-backends.sh", env, 3, base)
+        assert again.returncode != 0 and "stop-backends" in again.stderr
+    finally:
+        s = run("stop-backends.sh", env)
+    assert s.returncode == 0, s.stderr
+    assert "3 backend(s) stopped" in s.stdout
+    deadline = time.monotonic() + 3
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(p) for p in pids)
+    assert not pidfile.exists()
+    for log in (tmp_path / "run").glob("backend-*.log"):
+        assert not fgtest.SANITIZER_RE.search(log.read_text()), log.read_text()
+
+
+def test_start_fails_clearly_on_busy_port(tmp_path):
+    env = script_env(tmp_path, FRAMESERVER_ARGS="--load-ms 0")
+    base = fgtest.free_port_range(2)
+    with socket.socket() as blocker:
+        blocker.bind((fgtest.HOST, base + 1))
+        blocker.listen()
+        t0 = time.monotonic()
+        r = run("start-backends.sh", env, 2, base)
+        took = time.monotonic() - t0
+    assert r.returncode == 1
+    assert f"port {base + 1}" in r.stderr, r.stderr
+    assert took < 10, "a dead backend is reported at once, not after the timeout"
+    # the backend that did start was stopped again
+    assert not (tmp_path / "run" / "backends.pids").exists()
+    time.sleep(0.2)
+    with socket.socket() as s:
+        assert s.connect_ex((fgtest.HOST, base)) != 0
+
+
+def test_start_times_out_with_a_clear_message(tmp_path):
+    env = script_env(tmp_path, FRAMESERVER_ARGS="--load-ms 60000", FG_BACKEND_TIMEOUT="1")
+    base = fgtest.free_port_range(1)
+    r = run("start-backends.sh", env, 1, base)
+    assert r.returncode == 1
+    assert "not SERVING" in r.stderr and "NOT_SERVING" in r.stderr, r.stderr
+    assert not (tmp_path / "run" / "backends.pids").exists()
+
+
+def test_usage_errors(tmp_path):
+    env = script_env(tmp_path)
+    for args in ([], ["x"], ["0"], ["2", "65535"]):
+        r = run("start-backends.sh", env, *args)
+        assert r.returncode == 1 and "start-backends:" in r.stderr, (args, r.stderr)
+    r = run("stop-backends.sh", env)
+    assert r.returncode == 0 and "nothing to stop" in r.stdout
