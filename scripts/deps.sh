@@ -5,13 +5,13 @@
 set -euo pipefail
 
 BUILD_PKGS=(
-  gcc pkg-config meson ninja-build python3 python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc
+  gcc pkg-config meson ninja-build python3 python3-grpcio
   libuv1-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   libwslay-dev libhttp-parser-dev libjansson-dev libturbojpeg0-dev
 )
 TEST_PKGS=(
   libcmocka-dev nghttp2-client
-  python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc
+  python3-protobuf protobuf-compiler protobuf-compiler-grpc
   python3-pytest python3-websocket python3-h2
   chromium clang libclang-rt-14-dev clang-format valgrind
 )
