@@ -33,10 +33,13 @@ struct fg_conn {
     int open_handles;
     bool writing;
     bool reading;
-    bool finishing;   /* write what is queued, then shut down */
-    bool closed;      /* uv_close called */
-    bool drain_now;   /* shutting down: 1001 without waiting for frames in flight */
-    bool close_timer; /* the WS close-handshake deadline is armed */
+    bool finishing;      /* write what is queued, then shut down */
+    bool closed;         /* uv_close called */
+    bool drain_now;      /* shutting down: no more waiting for frames in flight */
+    bool close_timer;    /* the WS close-handshake deadline is armed */
+    bool head_timer;     /* the HTTP header deadline is armed */
+    bool ping_sent;      /* keepalive: a ping is out and nothing came back since */
+    uint64_t bytes_seen; /* fg_ws_bytes_received() at the last keepalive tick */
 };
 
 static void conn_update(fg_conn *c);
@@ -53,8 +56,10 @@ static void on_handle_closed(uv_handle_t *handle) {
     fg_buf_free(&c->wbuf);
     fg_conn_env *env = c->env;
     free(c);
-    if (env->on_conn_closed)
-        env->on_conn_closed(env->on_conn_closed_arg);
+    env->nalive--;
+    /* Last: the owner may free env in there. */
+    if (env->on_conn_freed)
+        env->on_conn_freed(env->on_conn_freed_arg);
 }
 
 void fg_conn_close_now(fg_conn *c) {
@@ -88,7 +93,56 @@ static void on_timer(uv_timer_t *timer) {
 }
 
 static void arm_timer(fg_conn *c, uint64_t ms) {
+    c->head_timer = false;
     uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+static void on_header_timeout(uv_timer_t *timer) {
+    fg_conn *c = timer->data;
+    c->head_timer = false;
+    if (c->state != CONN_HTTP || c->finishing) {
+        fg_conn_close_now(c);
+        return;
+    }
+    fg_http_timeout(c->http, &c->out);
+    c->finishing = true;
+    conn_update(c);
+}
+
+/* Arms the 408 deadline of an HTTP request head. */
+static void arm_head_timer(fg_conn *c) {
+    c->head_timer = true;
+    uv_timer_start(&c->timer, on_header_timeout, c->env->header_timeout_ms, 0);
+}
+
+/* HTTP: the deadline of a head runs from its start (or the accept), whatever arrives meanwhile;
+ * between requests the idle timeout applies. */
+static void arm_http_timer(fg_conn *c) {
+    if (c->env->header_timeout_ms && fg_http_in_head(c->http)) {
+        if (!c->head_timer)
+            arm_head_timer(c);
+        return;
+    }
+    arm_timer(c, FG_CONN_IDLE_MS);
+}
+
+static void on_keepalive_timer(uv_timer_t *timer) {
+    fg_conn *c = timer->data;
+    uint64_t bytes = fg_ws_bytes_received(c->ws);
+    if (bytes != c->bytes_seen) {
+        c->bytes_seen = bytes;
+        c->ping_sent = false;
+        return;
+    }
+    if (c->ping_sent) {
+        fg_log_info("WebSocket client silent for %u ms after a ping: closing", c->env->ws_ping_ms);
+        fg_conn_close_now(c);
+        return;
+    }
+    if (fg_ws_ping(c->ws) == 0) {
+        c->ping_sent = true;
+        conn_update(c);
+    }
 }
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
@@ -163,8 +217,13 @@ static bool ws_done(fg_conn *c) {
         return true;
     if (!c->env->session.draining || fg_ws_closing(c->ws))
         return false;
-    /* Shutting down: 1001 once every frame in flight was answered and queued. */
-    if (c->drain_now || (fg_session_inflight(c->session) == 0 && fg_ws_queued_msgs(c->ws) == 0)) {
+    /* Shutting down: 1001 once every frame in flight was answered and its reply is out;
+     * past the grace, the frames still in flight are answered UNAVAILABLE first. */
+    if (c->drain_now && fg_session_inflight(c->session) > 0) {
+        fg_session_abort_calls(c->session, "proxy shutting down");
+        fg_ws_flush(c->ws);
+    }
+    if (fg_session_inflight(c->session) == 0 && fg_ws_queued_msgs(c->ws) == 0) {
         fg_ws_close(c->ws, 1001, "proxy shutting down");
         fg_ws_flush(c->ws);
     }
@@ -210,7 +269,11 @@ static void become_websocket(fg_conn *c) {
     fg_http_free(c->http);
     c->http = NULL;
     c->state = CONN_WS;
-    uv_timer_stop(&c->timer);
+    c->head_timer = false;
+    if (c->env->ws_ping_ms)
+        uv_timer_start(&c->timer, on_keepalive_timer, c->env->ws_ping_ms, c->env->ws_ping_ms);
+    else
+        uv_timer_stop(&c->timer);
     c->ws = fg_ws_new(c->env->max_message, &c->out, FG_CONN_HIGH_WATER, &cbs, c);
     c->session = fg_session_new(&c->env->session, c->ws, on_session_output, c);
     fg_stats_add(FG_STAT_ws_sessions_total, 1);
@@ -225,12 +288,13 @@ static void feed_http(fg_conn *c, const uint8_t *data, size_t len) {
                  (int64_t)(fg_http_requests_answered(c->http) - before));
     if (r == FG_HTTP_CLOSE) {
         c->finishing = true;
+        arm_timer(c, FG_CONN_IDLE_MS); /* no head is due any more: a bound for writing the rest */
     } else if (r == FG_HTTP_UPGRADE) {
         become_websocket(c);
         if (consumed < len)
             fg_ws_feed(c->ws, data + consumed, len - consumed);
     } else {
-        arm_timer(c, FG_CONN_IDLE_MS);
+        arm_http_timer(c);
         if (c->env->session.draining)
             c->finishing = true; /* this read's answers go out, then we close */
     }
@@ -289,6 +353,7 @@ int fg_conn_accept(fg_conn_env *env, uv_stream_t *server) {
         env->conns->prev = c;
     env->conns = c;
     env->nconns++;
+    env->nalive++;
     fg_stats_add(FG_STAT_connections_total, 1);
     fg_stats_add(FG_STAT_connections_open, 1);
 
@@ -298,7 +363,10 @@ int fg_conn_accept(fg_conn_env *env, uv_stream_t *server) {
         return rc;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    arm_timer(c, FG_CONN_IDLE_MS);
+    if (env->header_timeout_ms)
+        arm_head_timer(c); /* the first head is due from the accept on */
+    else
+        arm_timer(c, FG_CONN_IDLE_MS);
     set_reading(c, true);
     return 0;
 }

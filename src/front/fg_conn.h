@@ -5,6 +5,11 @@
  * wait to be written. Closing is graceful: the last bytes are written, the write side is shut
  * down, and input is read and dropped until the client closes (or FG_CONN_LINGER_MS), so the
  * client sees our last answer (a 400, a close frame) instead of a reset.
+ *
+ * Timers: an HTTP request head must be complete within header_timeout_ms of its first byte (or
+ * of the accept), else 408 and close (slowloris); between requests the connection may idle for
+ * FG_CONN_IDLE_MS. A WebSocket session that sent no byte for ws_ping_ms is pinged; if it still
+ * sends nothing (no pong) for another ws_ping_ms, the socket is closed.
  */
 #ifndef FG_CONN_H
 #define FG_CONN_H
@@ -30,11 +35,14 @@ typedef struct fg_conn_env {
     fg_session_env session;
     fg_http_routes routes;
     uint64_t max_message;
+    uint32_t header_timeout_ms;         /* 0: only the idle timeout */
+    uint32_t ws_ping_ms;                /* 0: no keepalive pings */
     uint8_t read_buf[FG_CONN_READ_BUF]; /* consumed inside each read callback */
     fg_conn *conns;                     /* open connections */
     size_t nconns;
-    void (*on_conn_closed)(void *arg); /* after a connection left the list */
-    void *on_conn_closed_arg;
+    size_t nalive; /* connections whose memory is not freed yet (handles still closing) */
+    void (*on_conn_freed)(void *arg); /* after a connection's last handle closed: env unused */
+    void *on_conn_freed_arg;
 } fg_conn_env;
 
 /* Accepts one pending connection from server and starts reading. 0, or a libuv error. */
@@ -42,8 +50,9 @@ int fg_conn_accept(fg_conn_env *env, uv_stream_t *server);
 
 /*
  * Shutting down (env->session.draining is set): plain HTTP connections close after the current
- * answer; a WebSocket session closes with 1001 once its frames in flight are answered, or at
- * once when now is true.
+ * answer; a WebSocket session closes with 1001 once its frames in flight are answered and the
+ * replies are out; when now is true, the frames still in flight are cancelled and answered
+ * UNAVAILABLE "proxy shutting down" first (every request keeps its one reply).
  */
 void fg_conn_drain(fg_conn *c, bool now);
 /* Closes the socket without further ado. */

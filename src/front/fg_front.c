@@ -5,11 +5,16 @@
 
 #include "fg_alloc.h"
 #include "fg_conn.h"
+#include "fg_http.h"
 #include "fg_listener.h"
 #include "fg_log.h"
 #include "fg_stats.h"
 
-#define FORCE_CLOSE_MS 1000 /* after the grace period: 1001 sent, this long for the clients */
+/* Shares of the drain time: frames in flight get the first 75%; then every client gets its
+ * 1001 and until 90% to answer it; then the rest is closed, leaving the last 10% for the pool
+ * and the loop to wind down inside --drain-ms. */
+#define DRAIN_FRAMES_PCT 75
+#define DRAIN_CLOSE_PCT 90
 
 typedef enum shutdown_phase { RUNNING, DRAINING, CLOSING, FORCING } shutdown_phase;
 
@@ -19,7 +24,7 @@ struct fg_front {
     uint32_t max_connections;
     uv_timer_t timer; /* shutdown phases */
     shutdown_phase phase;
-    uint32_t grace_ms;
+    uint32_t drain_ms;
     void (*done)(void *arg);
     void *done_arg;
 };
@@ -46,10 +51,18 @@ static void free_handle(uv_handle_t *handle) {
 static void on_connection(fg_listener *l, void *user) {
     fg_front *f = user;
     if (f->env.nconns >= f->max_connections) {
-        /* Accept and close, so the client learns at once instead of waiting in the backlog. */
+        /* Accept, answer 503 if the socket takes it at once, and close: the client learns now
+         * instead of waiting in the backlog, and the open connections are not disturbed. */
         uv_tcp_t *t = fg_malloc(sizeof(*t));
         uv_tcp_init(f->env.loop, t);
-        uv_accept(fg_listener_stream(l), (uv_stream_t *)t);
+        if (uv_accept(fg_listener_stream(l), (uv_stream_t *)t) == 0) {
+            fg_buf b;
+            fg_buf_init(&b, 1024);
+            fg_http_refuse_connection(&b, 503, "too many connections\n");
+            uv_buf_t ub = uv_buf_init((char *)b.data, (unsigned)b.len);
+            uv_try_write((uv_stream_t *)t, &ub, 1);
+            fg_buf_free(&b);
+        }
         uv_close((uv_handle_t *)t, free_handle);
         fg_stats_add(FG_STAT_connections_rejected_total, 1);
         return;
@@ -68,13 +81,15 @@ static void on_timer_closed(uv_handle_t *handle) {
         done(arg);
 }
 
+/* Frees the front once the last connection's handles are closed: their close callbacks use
+ * f->env. */
 static void maybe_done(fg_front *f) {
-    if (f->phase == RUNNING || f->env.nconns > 0 || uv_is_closing((uv_handle_t *)&f->timer))
+    if (f->phase == RUNNING || f->env.nalive > 0 || uv_is_closing((uv_handle_t *)&f->timer))
         return;
     uv_close((uv_handle_t *)&f->timer, on_timer_closed);
 }
 
-static void on_conn_closed(void *arg) {
+static void on_conn_freed(void *arg) {
     maybe_done(arg);
 }
 
@@ -88,7 +103,8 @@ static void on_shutdown_timer(uv_timer_t *timer) {
             fg_conn_drain(c, true);
             c = next;
         }
-        uv_timer_start(&f->timer, on_shutdown_timer, FORCE_CLOSE_MS, 0);
+        uint64_t ms = (uint64_t)f->drain_ms * (DRAIN_CLOSE_PCT - DRAIN_FRAMES_PCT) / 100;
+        uv_timer_start(&f->timer, on_shutdown_timer, ms, 0);
     } else {
         f->phase = FORCING;
         for (fg_conn *c = f->env.conns; c;) {
@@ -108,9 +124,13 @@ int fg_front_new(uv_loop_t *loop, fg_pool *pool, const fg_front_config *cfg, fg_
     f->env.session.log_frames = cfg->log_frames;
     f->env.routes.render = render_page;
     f->env.routes.user = f;
+    f->env.routes.allowed_origins = cfg->allowed_origins;
+    f->env.routes.auth_token = cfg->auth_token;
     f->env.max_message = cfg->max_message;
-    f->env.on_conn_closed = on_conn_closed;
-    f->env.on_conn_closed_arg = f;
+    f->env.header_timeout_ms = cfg->header_timeout_ms;
+    f->env.ws_ping_ms = cfg->ws_ping_ms;
+    f->env.on_conn_freed = on_conn_freed;
+    f->env.on_conn_freed_arg = f;
     f->max_connections = cfg->max_connections ? cfg->max_connections : UINT32_MAX;
     int rc = fg_listener_open(loop, cfg->host, cfg->port, cfg->reuseport, on_connection, f,
                               &f->listener);
@@ -128,10 +148,11 @@ void fg_front_address(const fg_front *f, char *buf, size_t len, uint16_t *port) 
     fg_listener_address(f->listener, buf, len, port);
 }
 
-void fg_front_shutdown(fg_front *f, uint32_t grace_ms, void (*done)(void *arg), void *arg) {
+void fg_front_shutdown(fg_front *f, uint32_t drain_ms, void (*done)(void *arg), void *arg) {
     if (f->phase != RUNNING)
         return;
     f->phase = DRAINING;
+    f->drain_ms = drain_ms;
     f->done = done;
     f->done_arg = arg;
     f->env.session.draining = true;
@@ -142,6 +163,6 @@ void fg_front_shutdown(fg_front *f, uint32_t grace_ms, void (*done)(void *arg), 
         fg_conn_drain(c, false);
         c = next;
     }
-    uv_timer_start(&f->timer, on_shutdown_timer, grace_ms, 0);
+    uv_timer_start(&f->timer, on_shutdown_timer, (uint64_t)drain_ms * DRAIN_FRAMES_PCT / 100, 0);
     maybe_done(f);
 }

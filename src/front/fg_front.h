@@ -3,9 +3,11 @@
  * every client connection (fg_conn), HTTP and WebSocket on the one port.
  *
  * It borrows the pool (frames go to fg_pool_submit; /health and /metrics render fg_stats of
- * it). Shutdown is graceful: the listener closes, frames in flight get up to grace_ms to be
- * answered, WebSocket clients are closed with 1001, and done() runs once every connection is
- * gone; the front end frees itself then.
+ * it). Shutdown is graceful and bounded by drain_ms: the listener closes at once; frames in
+ * flight are answered (new requests get UNAVAILABLE "proxy shutting down"), each WebSocket
+ * client is closed with 1001 once its replies are out (at 75% of drain_ms, at once, whatever is
+ * still in flight); at 90% every connection left is closed. done() runs once every connection's
+ * handles are closed; the front end frees itself then.
  */
 #ifndef FG_FRONT_H
 #define FG_FRONT_H
@@ -21,9 +23,13 @@ typedef struct fg_front_config {
     const char *host;
     uint16_t port; /* 0: any free port */
     bool reuseport;
-    uint32_t max_inflight; /* per WebSocket connection */
-    uint64_t max_message;  /* largest client message accepted */
-    uint32_t max_connections;
+    uint32_t max_inflight;       /* per WebSocket connection */
+    uint64_t max_message;        /* largest client message accepted */
+    uint32_t max_connections;    /* over it: 503 and close, counted */
+    uint32_t header_timeout_ms;  /* HTTP request head deadline (408); 0: none */
+    uint32_t ws_ping_ms;         /* WebSocket keepalive period; 0: none */
+    const char *allowed_origins; /* comma list for /ws, NULL: any; borrowed for f's lifetime */
+    const char *auth_token;      /* required on /ws when set; borrowed */
     bool log_frames;
 } fg_front_config;
 
@@ -34,6 +40,6 @@ int fg_front_new(uv_loop_t *loop, fg_pool *pool, const fg_front_config *cfg, fg_
 /* The bound address, "HOST:PORT", and the port. */
 void fg_front_address(const fg_front *f, char *buf, size_t len, uint16_t *port);
 /* Begins the graceful shutdown described above; done(arg) runs once, from the loop. */
-void fg_front_shutdown(fg_front *f, uint32_t grace_ms, void (*done)(void *arg), void *arg);
+void fg_front_shutdown(fg_front *f, uint32_t drain_ms, void (*done)(void *arg), void *arg);
 
 #endif

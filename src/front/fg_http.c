@@ -1,6 +1,7 @@
 #include "fg_http.h"
 
 #include <http_parser.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,19 @@
 
 #define FIELD_MAX 32 /* longest header name we look at is 22 bytes */
 #define KEY_MAX 64
+#define ORIGIN_MAX 256 /* longer Origins match no allowed one */
+#define AUTH_MAX 512   /* longer Authorization values match no token */
 
-enum header_id { H_OTHER, H_UPGRADE, H_CONNECTION, H_WS_KEY, H_WS_VERSION, H_WS_PROTOCOL };
+enum header_id {
+    H_OTHER,
+    H_UPGRADE,
+    H_CONNECTION,
+    H_WS_KEY,
+    H_WS_VERSION,
+    H_WS_PROTOCOL,
+    H_ORIGIN,
+    H_AUTHORIZATION,
+};
 
 struct fg_http {
     http_parser parser;
@@ -38,7 +50,12 @@ struct fg_http {
     size_t key_len;
     int key_count;
     bool subprotocol_selected;
-    fg_buf scratch; /* dynamic page bodies */
+    bool in_head; /* a request started and its head is not complete */
+    char origin[ORIGIN_MAX];
+    size_t origin_len; /* ORIGIN_MAX + 1 when too long; 0 when none */
+    char auth[AUTH_MAX];
+    size_t auth_len; /* AUTH_MAX + 1 when too long */
+    fg_buf scratch;  /* dynamic page bodies */
 };
 
 static const char *reason_phrase(int status) {
@@ -49,10 +66,16 @@ static const char *reason_phrase(int status) {
         return "OK";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
     case 413:
         return "Payload Too Large";
     case 426:
@@ -125,6 +148,8 @@ static enum header_id header_id(const char *name, size_t len) {
         {"sec-websocket-key", H_WS_KEY},
         {"sec-websocket-version", H_WS_VERSION},
         {"sec-websocket-protocol", H_WS_PROTOCOL},
+        {"origin", H_ORIGIN},
+        {"authorization", H_AUTHORIZATION},
     };
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (strlen(known[i].name) == len && strncasecmp(known[i].name, name, len) == 0)
@@ -139,6 +164,13 @@ static void trim(const char **s, size_t *len) {
     }
     while (*len && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
         (*len)--;
+}
+
+/* Keeps a bounded copy of a header value; *len is max + 1 when it did not fit. */
+static void keep_value(char *dst, size_t max, size_t *len, const char *v, size_t vlen) {
+    *len = vlen <= max ? vlen : max + 1;
+    if (vlen <= max)
+        memcpy(dst, v, vlen);
 }
 
 /* One header (name in h->field, value in h->value) is complete. */
@@ -166,6 +198,12 @@ static void finish_header(fg_http *h) {
         break;
     case H_WS_PROTOCOL:
         h->offers_subprotocol |= list_has_token(v, vlen, FG_WS_SUBPROTOCOL);
+        break;
+    case H_ORIGIN:
+        keep_value(h->origin, ORIGIN_MAX, &h->origin_len, v, vlen);
+        break;
+    case H_AUTHORIZATION:
+        keep_value(h->auth, AUTH_MAX, &h->auth_len, v, vlen);
         break;
     case H_OTHER:
         break;
@@ -198,6 +236,9 @@ static int on_message_begin(http_parser *p) {
     h->version_13 = h->version_seen = h->offers_subprotocol = false;
     h->key_len = 0;
     h->key_count = 0;
+    h->origin_len = 0;
+    h->auth_len = 0;
+    h->in_head = true;
     return 0;
 }
 
@@ -242,6 +283,13 @@ static int on_headers_complete(http_parser *p) {
     fg_http *h = p->data;
     if (h->in_value || h->field_len)
         finish_header(h);
+    h->in_head = false;
+    bool has_body =
+        (p->flags & F_CHUNKED) || (p->content_length > 0 && p->content_length != ULLONG_MAX);
+    if ((p->method == HTTP_GET || p->method == HTTP_HEAD) && has_body) {
+        h->refused_status = 400; /* none of our GET routes takes a body: smuggling or a bug */
+        return -1;
+    }
     return 0;
 }
 
@@ -255,8 +303,65 @@ static int on_body(http_parser *p, const char *at, size_t len) {
     return 0;
 }
 
-/* Answers a GET /ws: 101 when the handshake is valid. */
-static void answer_websocket(fg_http *h) {
+/* Compares without leaking the position of the first difference through timing. */
+static bool secret_equal(const char *a, size_t alen, const char *b) {
+    size_t blen = strlen(b);
+    unsigned char diff = alen != blen;
+    for (size_t i = 0; i < blen; i++)
+        diff |= (unsigned char)(b[i] ^ (i < alen ? a[i] : 0));
+    return diff == 0;
+}
+
+/* The Origin is allowed: none given (not a browser), no list configured, or listed (exact,
+ * case-insensitive; "*" allows any). */
+static bool origin_allowed(const fg_http *h) {
+    const char *list = h->routes.allowed_origins;
+    if (!list || !*list || h->origin_len == 0)
+        return true;
+    if (h->origin_len > ORIGIN_MAX)
+        return false;
+    char origin[ORIGIN_MAX + 1];
+    memcpy(origin, h->origin, h->origin_len);
+    origin[h->origin_len] = 0;
+    return list_has_token(list, strlen(list), "*") || list_has_token(list, strlen(list), origin);
+}
+
+/* The token is given as "Authorization: Bearer TOKEN" or as the query parameter token=TOKEN. */
+static bool authorized(const fg_http *h, const char *query, size_t query_len) {
+    const char *token = h->routes.auth_token;
+    if (!token || !*token)
+        return true;
+    if (h->auth_len > 7 && h->auth_len <= AUTH_MAX && strncasecmp(h->auth, "Bearer ", 7) == 0) {
+        const char *v = h->auth + 7;
+        size_t vlen = h->auth_len - 7;
+        trim(&v, &vlen);
+        if (secret_equal(v, vlen, token))
+            return true;
+    }
+    size_t i = 0;
+    while (i < query_len) {
+        size_t end = i;
+        while (end < query_len && query[end] != '&')
+            end++;
+        if (end - i >= 6 && memcmp(query + i, "token=", 6) == 0 &&
+            secret_equal(query + i + 6, end - i - 6, token))
+            return true;
+        i = end + 1;
+    }
+    return false;
+}
+
+/* Answers a GET /ws: 101 when the Origin and the token are accepted and the handshake is
+ * valid. */
+static void answer_websocket(fg_http *h, const char *query, size_t query_len) {
+    if (!origin_allowed(h)) {
+        respond_text(h, 403, "", "origin not allowed\n", false);
+        return;
+    }
+    if (!authorized(h, query, query_len)) {
+        respond_text(h, 401, "WWW-Authenticate: Bearer\r\n", "token required\n", false);
+        return;
+    }
     if (!h->upgrade_websocket || !h->connection_upgrade) {
         respond_text(h, 426, "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
                      "WebSocket upgrade required\n", false);
@@ -286,14 +391,15 @@ static void answer_websocket(fg_http *h) {
     h->result = fg_buf_append(h->out, head, (size_t)n) == 0 ? FG_HTTP_UPGRADE : FG_HTTP_CLOSE;
 }
 
-static void answer(fg_http *h, const char *path, size_t path_len) {
+static void answer(fg_http *h, const char *path, size_t path_len, const char *query,
+                   size_t query_len) {
     http_parser *p = &h->parser;
     bool keep_alive = http_should_keep_alive(p) && !p->upgrade;
     bool get = p->method == HTTP_GET, head = p->method == HTTP_HEAD;
 
     if (path_len == 3 && memcmp(path, "/ws", 3) == 0) {
         if (get)
-            answer_websocket(h);
+            answer_websocket(h, query, query_len);
         else
             respond_text(h, 405, "Allow: GET\r\n", "method not allowed\n", keep_alive);
         return;
@@ -327,10 +433,17 @@ static int on_message_complete(http_parser *p) {
     const char *url = (const char *)h->url.data;
     if (!url || p->method == HTTP_CONNECT || http_parser_parse_url(url, h->url.len, 0, &u) != 0) {
         respond_text(h, 400, "", "bad request target\n", false);
-    } else if (!(u.field_set & (1 << UF_PATH))) {
-        answer(h, "/", 1); /* absolute-form without a path */
     } else {
-        answer(h, url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+        const char *query = "";
+        size_t query_len = 0;
+        if (u.field_set & (1 << UF_QUERY)) {
+            query = url + u.field_data[UF_QUERY].off;
+            query_len = u.field_data[UF_QUERY].len;
+        }
+        if (!(u.field_set & (1 << UF_PATH))) /* absolute-form without a path */
+            answer(h, "/", 1, query, query_len);
+        else
+            answer(h, url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len, query, query_len);
     }
     if (h->result != FG_HTTP_OPEN)
         http_parser_pause(p, 1);
@@ -380,7 +493,10 @@ fg_http_result fg_http_feed(fg_http *h, const uint8_t *data, size_t len, fg_buf 
     enum http_errno err = HTTP_PARSER_ERRNO(&h->parser);
     if (h->result == FG_HTTP_OPEN) {
         if (h->refused_status) {
-            respond_text(h, h->refused_status, "", "request too large\n", false);
+            respond_text(h, h->refused_status, "",
+                         h->refused_status == 400 ? "body not allowed on GET\n"
+                                                  : "request too large\n",
+                         false);
         } else if (err != HPE_OK && err != HPE_PAUSED) {
             respond_text(h, 400, "", "malformed request\n", false);
         } else if (h->parser.upgrade) {
@@ -392,6 +508,23 @@ fg_http_result fg_http_feed(fg_http *h, const uint8_t *data, size_t len, fg_buf 
         *consumed = len;
     h->out = NULL;
     return h->result;
+}
+
+bool fg_http_in_head(const fg_http *h) {
+    return h->in_head && h->result == FG_HTTP_OPEN;
+}
+
+void fg_http_timeout(fg_http *h, fg_buf *out) {
+    if (h->result != FG_HTTP_OPEN)
+        return;
+    h->out = out;
+    respond_text(h, 408, "", "request head not complete in time\n", false);
+    h->out = NULL;
+}
+
+void fg_http_refuse_connection(fg_buf *out, int status, const char *text) {
+    fg_http h = {.out = out};
+    respond_text(&h, status, "", text, false);
 }
 
 bool fg_http_subprotocol_selected(const fg_http *h) {

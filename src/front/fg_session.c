@@ -235,6 +235,27 @@ void fg_session_free(fg_session *s) {
     free(s);
 }
 
+void fg_session_abort_calls(fg_session *s, const char *message) {
+    while (s->calls) {
+        pending *p = s->calls;
+        unlink_call(s, p);
+        fg_call_cancel(p->call);
+        reply r = {
+            .type = FG_MSG_ERROR,
+            .status = FG_STATUS_UNAVAILABLE,
+            .request_id = p->request_id,
+            .frame = p->frame,
+            .start_us = p->start_us,
+            .model = p->model,
+            .model_len = p->model_len,
+            .payload = (const uint8_t *)message,
+            .payload_len = strlen(message),
+        };
+        send_reply(s, &r);
+        free(p);
+    }
+}
+
 size_t fg_session_inflight(const fg_session *s) {
     return s->ncalls;
 }

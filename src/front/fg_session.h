@@ -38,6 +38,10 @@ void fg_session_free(fg_session *s);
 /* One complete binary message from the client. */
 void fg_session_on_message(fg_session *s, const uint8_t *msg, size_t len);
 
+/* Cancels every call in flight and answers each with ERROR 14 UNAVAILABLE and message, so every
+ * request still gets its one reply (shutdown past its grace). on_output is not called. */
+void fg_session_abort_calls(fg_session *s, const char *message);
+
 /* Requests waiting for a backend answer. */
 size_t fg_session_inflight(const fg_session *s);
 

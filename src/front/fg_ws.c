@@ -21,9 +21,12 @@ struct fg_ws {
     size_t high_water;
     const uint8_t *in; /* the bytes of the current fg_ws_feed() */
     size_t in_len;
-    bool mid_frame; /* out ends inside a frame (header sent, payload to follow) */
-    bool closing;   /* we queued a close (or are about to) */
-    bool failed;    /* finished after a protocol error; wslay is not used any more */
+    bool mid_frame;          /* out ends inside a frame (header sent, payload to follow) */
+    bool closing;            /* we queued a close (or are about to) */
+    bool failed;             /* finished after a protocol error; wslay is not used any more */
+    bool peer_close_started; /* the client's close frame is being read */
+    bool peer_close_bad;     /* ... and wslay accepted one the contract answers with 1002 */
+    uint64_t bytes_in;       /* everything fed, for keepalive */
     uint16_t close_code_sent;
     fg_ws_msg *msgs; /* queued, not yet fully read by wslay */
     size_t nmsgs;
@@ -70,6 +73,39 @@ static ssize_t send_callback(wslay_event_context_ptr ctx, const uint8_t *data, s
     return (ssize_t)len;
 }
 
+/* RFC 3629 UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+static bool utf8_valid(const uint8_t *s, size_t len) {
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = s[i];
+        size_t n;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 1, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (len - i <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
 static void on_frame_recv_start_callback(wslay_event_context_ptr ctx,
                                          const struct wslay_event_on_frame_recv_start_arg *arg,
                                          void *user_data) {
@@ -77,13 +113,21 @@ static void on_frame_recv_start_callback(wslay_event_context_ptr ctx,
     /* Refuse text as soon as its first frame starts, whatever its content. */
     if (arg->opcode == WSLAY_TEXT_FRAME && !ws->closing)
         fg_ws_close(ws, WSLAY_CODE_UNSUPPORTED_DATA, "binary messages only");
+    if (arg->opcode == WSLAY_CONNECTION_CLOSE)
+        ws->peer_close_started = true;
 }
 
 static void on_msg_recv_callback(wslay_event_context_ptr ctx,
                                  const struct wslay_event_on_msg_recv_arg *arg, void *user_data) {
     fg_ws *ws = user_data;
     if (arg->opcode == WSLAY_CONNECTION_CLOSE) {
-        ws->closing = true; /* wslay echoes the close */
+        /* wslay checked the code; a 1-byte body and a reason that is not UTF-8 (wslay misses
+         * it when the frame arrives in small reads) pass it and are ours to refuse. */
+        ws->peer_close_bad =
+            arg->msg_length == 1 ||
+            (arg->msg_length > 2 && !utf8_valid(arg->msg + 2, arg->msg_length - 2));
+        if (!ws->peer_close_bad)
+            ws->closing = true; /* wslay echoes the close */
         return;
     }
     if (arg->opcode != WSLAY_BINARY_FRAME || ws->closing)
@@ -144,30 +188,60 @@ void fg_ws_free(fg_ws *ws) {
 
 /*
  * wslay answers a frame-level violation (a control frame over 125 bytes or fragmented, a
- * non-minimal length) with a close frame without a status code; the contract says 1002. The
- * session is finished there, so we write that one close frame ourselves and stop using wslay.
+ * non-minimal length) with a close frame without a status code, and a bad close frame with no
+ * code or 1007; the contract says 1002. The session is finished there, so we write that one
+ * close frame ourselves and stop using wslay. A close of ours already queued (1003, 1009, 1001)
+ * stays the only one: wslay sends it, reading stops. RFC 6455 5.5.1: nothing after a close.
  */
 static void fail_protocol(fg_ws *ws) {
     static const uint8_t close_1002[] = {0x88, 0x02, 0x03, 0xEA};
-    if (!ws->mid_frame && fg_buf_append(ws->out, close_1002, sizeof(close_1002)) == 0)
+    if (ws->failed)
+        return;
+    if (ws->closing && !wslay_event_get_close_sent(ws->ctx)) {
+        wslay_event_shutdown_read(ws->ctx);
+        return;
+    }
+    if (!wslay_event_get_close_sent(ws->ctx) && !ws->mid_frame &&
+        fg_buf_append(ws->out, close_1002, sizeof(close_1002)) == 0)
         ws->close_code_sent = WSLAY_CODE_PROTOCOL_ERROR;
     ws->failed = true;
     ws->closing = true;
 }
 
+/* wslay refused the client's close frame itself (bad code, bad UTF-8): reading stopped inside
+ * it, no close was received. */
+static bool peer_close_refused(const fg_ws *ws) {
+    return ws->peer_close_started && !wslay_event_get_close_received(ws->ctx) &&
+           !wslay_event_get_read_enabled(ws->ctx);
+}
+
 int fg_ws_feed(fg_ws *ws, const uint8_t *data, size_t len) {
-    if (ws->failed)
-        return FG_ERR_PROTO;
+    if (ws->failed || !wslay_event_get_read_enabled(ws->ctx))
+        return ws->failed ? FG_ERR_PROTO : 0; /* nothing is read after a close */
+    ws->bytes_in += len;
     ws->in = data;
     ws->in_len = len;
     int r = wslay_event_recv(ws->ctx);
     ws->in = NULL;
     ws->in_len = 0;
-    if (r != 0) {
+    if (r != 0 || ws->peer_close_bad || peer_close_refused(ws)) {
         fail_protocol(ws);
         return FG_ERR_PROTO;
     }
     return 0;
+}
+
+int fg_ws_ping(fg_ws *ws) {
+    static const uint8_t payload[] = "framegate";
+    struct wslay_event_msg msg = {
+        .opcode = WSLAY_PING, .msg = payload, .msg_length = sizeof(payload) - 1};
+    if (fg_ws_closing(ws) || wslay_event_queue_msg(ws->ctx, &msg) != 0)
+        return FG_ERR_CLOSED;
+    return 0;
+}
+
+uint64_t fg_ws_bytes_received(const fg_ws *ws) {
+    return ws->bytes_in;
 }
 
 fg_ws_msg *fg_ws_msg_new(size_t len, uint8_t **data) {
@@ -233,7 +307,7 @@ bool fg_ws_finished(const fg_ws *ws) {
 }
 
 size_t fg_ws_queued_msgs(const fg_ws *ws) {
-    return ws->nmsgs;
+    return wslay_event_get_queued_msg_count(ws->ctx);
 }
 
 uint16_t fg_ws_close_code_sent(const fg_ws *ws) {

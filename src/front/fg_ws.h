@@ -5,7 +5,10 @@
  * on_message. Outgoing frames are appended to the caller's out buffer by fg_ws_flush() while
  * out holds less than high_water bytes (frames are never split across flushes, so out always
  * ends on a frame boundary). Closes, as the wire contract says: a text message 1003, a message
- * over max_message 1009, a protocol violation 1002; pings are answered by wslay.
+ * over max_message 1009, a protocol violation 1002 (RFC 6455 framing, and a client close frame
+ * with a 1-byte body, an invalid code or a reason that is not UTF-8); pings are answered by
+ * wslay, pongs ignored. Nothing the client sends after a close is processed, and nothing is
+ * sent after our close frame.
  *
  * Replies are fg_ws_msg objects the session owns once given to fg_ws_send(); they are sent as
  * one binary message (in 4 KiB fragments read straight from the object, so the image is never
@@ -35,9 +38,15 @@ fg_ws *fg_ws_new(uint64_t max_message, fg_buf *out, size_t high_water, const fg_
 /* Frees the session and every message not yet sent. */
 void fg_ws_free(fg_ws *ws);
 
-/* Feeds bytes read from the client. 0, or FG_ERR_PROTO after a frame-level violation (the
- * 1002 close is already in out; the session is finished). */
+/* Feeds bytes read from the client. 0, or FG_ERR_PROTO after a violation wslay does not answer
+ * with a status code itself (the 1002 close is in out, or a close of ours already queued is
+ * sent instead by the next fg_ws_flush; either way the session is finished). */
 int fg_ws_feed(fg_ws *ws, const uint8_t *data, size_t len);
+
+/* Queues a ping (keepalive). 0, or FG_ERR_CLOSED when closing. */
+int fg_ws_ping(fg_ws *ws);
+/* Bytes the client sent so far: any byte (a pong, a slow big frame) proves it is alive. */
+uint64_t fg_ws_bytes_received(const fg_ws *ws);
 
 /* A message of len bytes to fill through *data before fg_ws_send(). */
 fg_ws_msg *fg_ws_msg_new(size_t len, uint8_t **data);
@@ -57,7 +66,7 @@ bool fg_ws_closing(const fg_ws *ws);
 bool fg_ws_close_sent(const fg_ws *ws);
 /* Nothing left to read or write: close the socket once out is written. */
 bool fg_ws_finished(const fg_ws *ws);
-/* Messages queued and not yet in out (whole or in part). */
+/* Messages (replies, pongs, pings, the close) not yet completely in out. */
 size_t fg_ws_queued_msgs(const fg_ws *ws);
 /* The close code we sent, 0 if none yet. */
 uint16_t fg_ws_close_code_sent(const fg_ws *ws);

@@ -42,12 +42,22 @@ static size_t make_specs(fg_config *c, fg_arg_spec *s) {
          "period of the active grpc.health.v1 checks"},
         {"log-frames", FG_ARG_ONOFF, &c->log_frames, 0, 0, 0, 0, "on|off",
          "print one line per reply on stdout"},
+        {"header-timeout-ms", FG_ARG_UINT, &c->header_timeout_ms, 0, 3600000, 0, 0, "MS",
+         "an HTTP request head must be complete this soon, else 408 (0: no limit)"},
+        {"ws-ping-ms", FG_ARG_UINT, &c->ws_ping_ms, 0, 3600000, 0, 0, "MS",
+         "ping WebSocket clients silent this long; close them if still silent (0: off)"},
+        {"allowed-origins", FG_ARG_STRING, &c->allowed_origins, 0, 0, 0, 0, "LIST",
+         "comma-separated Origins allowed on /ws, e.g. https://a.example (default: any)"},
+        {"auth-token", FG_ARG_STRING, &c->auth_token, 0, 0, 0, 0, "TOKEN",
+         "require 'Authorization: Bearer TOKEN' or ?token=TOKEN on /ws"},
+        {"drain-ms", FG_ARG_UINT, &c->drain_ms, 100, 3600000, 0, 0, "MS",
+         "on SIGTERM/SIGINT: finish frames in flight, close clients with 1001, exit this soon"},
     };
     memcpy(s, specs, sizeof(specs));
     return sizeof(specs) / sizeof(specs[0]);
 }
 
-#define MAX_SPECS 16
+#define MAX_SPECS 32
 
 void fg_config_init(fg_config *c) {
     memset(c, 0, sizeof(*c));
@@ -65,6 +75,9 @@ void fg_config_init(fg_config *c) {
     c->healthy_after = 1;
     c->health_interval_ms = 1000;
     c->log_frames = true;
+    c->header_timeout_ms = 10000;
+    c->ws_ping_ms = 30000;
+    c->drain_ms = 5000;
 }
 
 int fg_config_parse_size(const char *s, uint64_t *out) {

@@ -30,6 +30,11 @@ typedef struct fg_config {
     uint64_t healthy_after;
     uint64_t health_interval_ms;
     bool log_frames;
+    uint64_t header_timeout_ms;
+    uint64_t ws_ping_ms;
+    const char *allowed_origins; /* NULL: any */
+    const char *auth_token;      /* NULL: none */
+    uint64_t drain_ms;
 
     char **backends; /* "host:port" each, owned */
     size_t nbackends;

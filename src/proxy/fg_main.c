@@ -1,7 +1,7 @@
 /*
  * framegate: the proxy binary. Parses the flags, builds the backend pool and the front end on
- * one libuv loop, prints where it listens, and shuts down gracefully on SIGINT/SIGTERM (a second
- * signal exits at once).
+ * one libuv loop, prints where it listens, and shuts down gracefully on SIGINT/SIGTERM within
+ * --drain-ms (fg_front_shutdown; a second signal exits at once).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -18,7 +18,6 @@
 
 #define MAX_REPLY_BYTES (4u * 1024 * 1024)
 #define MAX_BACKEND_QUEUE 1024
-#define MAX_GRACE_MS 1500
 
 typedef struct proxy {
     uv_loop_t loop;
@@ -49,9 +48,7 @@ static void on_signal(uv_signal_t *sig, int signum) {
     }
     p->stopping = true;
     fg_log_info("%s: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    uint64_t grace = p->cfg.timeout_ms * (p->cfg.retries + 1);
-    fg_front_shutdown(p->front, grace < MAX_GRACE_MS ? (uint32_t)grace : MAX_GRACE_MS,
-                      on_front_done, p);
+    fg_front_shutdown(p->front, (uint32_t)p->cfg.drain_ms, on_front_done, p);
 }
 
 /* The page URL: a wildcard bind address is reachable as localhost. */
@@ -95,6 +92,10 @@ static int start(proxy *p) {
         .max_inflight = (uint32_t)p->cfg.max_inflight,
         .max_message = p->cfg.max_message,
         .max_connections = (uint32_t)p->cfg.max_connections,
+        .header_timeout_ms = (uint32_t)p->cfg.header_timeout_ms,
+        .ws_ping_ms = (uint32_t)p->cfg.ws_ping_ms,
+        .allowed_origins = p->cfg.allowed_origins,
+        .auth_token = p->cfg.auth_token,
         .log_frames = p->cfg.log_frames,
     };
     int rc = fg_front_new(&p->loop, p->pool, &fc, &p->front);

@@ -37,6 +37,11 @@ static void defaults(void **state) {
     assert_int_equal(c.healthy_after, 1);
     assert_int_equal(c.health_interval_ms, 1000);
     assert_true(c.log_frames);
+    assert_int_equal(c.header_timeout_ms, 10000);
+    assert_int_equal(c.ws_ping_ms, 30000);
+    assert_int_equal(c.drain_ms, 5000);
+    assert_null(c.allowed_origins);
+    assert_null(c.auth_token);
     assert_int_equal(c.nbackends, 1);
     assert_string_equal(c.backends[0], "localhost:50051");
     fg_config_free(&c);
@@ -104,6 +109,24 @@ static void all_added_flags(void **state) {
     assert_int_equal(c.health_interval_ms, 100);
     assert_true(c.log_frames);
     fg_config_free(&c);
+}
+
+static void hardening_flags(void **state) {
+    fg_config c;
+    char err[256];
+    assert_int_equal(PARSE(&c, err, "--header-timeout-ms", "0", "--ws-ping-ms=250",
+                           "--allowed-origins", "https://a.example,https://b.example",
+                           "-auth-token", "tok", "--drain-ms", "1500"),
+                     0);
+    assert_int_equal(c.header_timeout_ms, 0);
+    assert_int_equal(c.ws_ping_ms, 250);
+    assert_string_equal(c.allowed_origins, "https://a.example,https://b.example");
+    assert_string_equal(c.auth_token, "tok");
+    assert_int_equal(c.drain_ms, 1500);
+    fg_config_free(&c);
+    assert_int_equal(PARSE(&c, err, "--drain-ms", "10"), FG_ERR_INVALID);
+    assert_non_null(strstr(err, "drain-ms"));
+    assert_int_equal(PARSE(&c, err, "--ws-ping-ms", "-1"), FG_ERR_INVALID);
 }
 
 static void sizes(void **state) {
@@ -180,6 +203,7 @@ int main(void) {
         cmocka_unit_test(range_mode),
         cmocka_unit_test(explicit_list_overrides_range),
         cmocka_unit_test(all_added_flags),
+        cmocka_unit_test(hardening_flags),
         cmocka_unit_test(sizes),
         cmocka_unit_test(bad_values_are_errors_with_a_message),
         cmocka_unit_test(help),

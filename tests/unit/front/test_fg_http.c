@@ -261,6 +261,130 @@ static void websocket_bad_handshakes(void **state) {
     assert_true(strncmp(out_str(f), "HTTP/1.1 400 ", 13) == 0);
 }
 
+/* A fresh parser with an Origin list and a token on /ws. */
+static fixture *with_policy(void **state, const char *origins, const char *token) {
+    teardown(state);
+    fixture *f = calloc(1, sizeof(*f));
+    fg_http_routes routes = {.render = render, .allowed_origins = origins, .auth_token = token};
+    f->http = fg_http_new(&routes);
+    fg_buf_init(&f->out, 1 << 20);
+    *state = f;
+    return f;
+}
+
+static void expect_status(void **state, const char *origins, const char *token, const char *req,
+                          fg_http_result want, const char *status_line) {
+    fixture *f = with_policy(state, origins, token);
+    assert_int_equal(feed(f, req, NULL), want);
+    const char *out = out_str(f);
+    if (strncmp(out, status_line, strlen(status_line)) != 0)
+        fail_msg("%s answered:\n%s", req, out);
+}
+
+static void websocket_missing_or_duplicate_key_is_400(void **state) {
+    expect_status(state, NULL, NULL,
+                  "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n",
+                  FG_HTTP_CLOSE, "HTTP/1.1 400 ");
+    expect_status(state, NULL, NULL, WS_REQ("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"),
+                  FG_HTTP_CLOSE, "HTTP/1.1 400 ");
+    expect_status(
+        state, NULL, NULL,
+        "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        FG_HTTP_CLOSE, "HTTP/1.1 400 ");
+}
+
+static void body_on_get_is_400(void **state) {
+    expect_status(state, NULL, NULL, "GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+                  FG_HTTP_CLOSE, "HTTP/1.1 400 ");
+    expect_status(
+        state, NULL, NULL,
+        "GET /health HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        FG_HTTP_CLOSE, "HTTP/1.1 400 ");
+    expect_status(state, NULL, NULL, "HEAD / HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", FG_HTTP_CLOSE,
+                  "HTTP/1.1 400 ");
+    /* An empty body is no body. */
+    expect_status(state, NULL, NULL, "GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", FG_HTTP_OPEN,
+                  "HTTP/1.1 200 ");
+}
+
+static void origin_allow_list(void **state) {
+    const char *list = "https://good.example, http://localhost:8086";
+    expect_status(state, list, NULL, WS_REQ("Origin: https://evil.example\r\n"), FG_HTTP_CLOSE,
+                  "HTTP/1.1 403 ");
+    expect_status(state, list, NULL, WS_REQ("Origin: https://good.example.evil\r\n"), FG_HTTP_CLOSE,
+                  "HTTP/1.1 403 ");
+    expect_status(state, list, NULL, WS_REQ("Origin: null\r\n"), FG_HTTP_CLOSE, "HTTP/1.1 403 ");
+    expect_status(state, list, NULL, WS_REQ("Origin: HTTPS://GOOD.example\r\n"), FG_HTTP_UPGRADE,
+                  "HTTP/1.1 101 ");
+    expect_status(state, list, NULL, WS_REQ("Origin: http://localhost:8086\r\n"), FG_HTTP_UPGRADE,
+                  "HTTP/1.1 101 ");
+    expect_status(state, list, NULL, WS_REQ(""), FG_HTTP_UPGRADE, "HTTP/1.1 101 ");
+    expect_status(state, "*", NULL, WS_REQ("Origin: https://any.example\r\n"), FG_HTTP_UPGRADE,
+                  "HTTP/1.1 101 ");
+    expect_status(state, NULL, NULL, WS_REQ("Origin: https://any.example\r\n"), FG_HTTP_UPGRADE,
+                  "HTTP/1.1 101 ");
+    /* Other paths are not affected. */
+    expect_status(state, list, NULL, "GET /health HTTP/1.1\r\nOrigin: https://evil.example\r\n\r\n",
+                  FG_HTTP_OPEN, "HTTP/1.1 503 ");
+}
+
+static void auth_token_on_ws(void **state) {
+    const char *tok = "s3cret-T0ken";
+    expect_status(state, NULL, tok, WS_REQ(""), FG_HTTP_CLOSE, "HTTP/1.1 401 ");
+    expect_status(state, NULL, tok, WS_REQ("Authorization: Bearer s3cret-T0ke\r\n"), FG_HTTP_CLOSE,
+                  "HTTP/1.1 401 ");
+    expect_status(state, NULL, tok, WS_REQ("Authorization: Bearer s3cret-T0ken2\r\n"),
+                  FG_HTTP_CLOSE, "HTTP/1.1 401 ");
+    expect_status(state, NULL, tok, WS_REQ("Authorization: Basic s3cret-T0ken\r\n"), FG_HTTP_CLOSE,
+                  "HTTP/1.1 401 ");
+    expect_status(state, NULL, tok, WS_REQ("Authorization: Bearer s3cret-T0ken\r\n"),
+                  FG_HTTP_UPGRADE, "HTTP/1.1 101 ");
+    expect_status(state, NULL, tok, WS_REQ("Authorization: bearer   s3cret-T0ken \r\n"),
+                  FG_HTTP_UPGRADE, "HTTP/1.1 101 ");
+    static const char q_ok[] = "GET /ws?a=1&token=s3cret-T0ken HTTP/1.1\r\nUpgrade: websocket\r\n"
+                               "Connection: Upgrade\r\nSec-WebSocket-Key: "
+                               "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    expect_status(state, NULL, tok, q_ok, FG_HTTP_UPGRADE, "HTTP/1.1 101 ");
+    static const char q_bad[] = "GET /ws?token=s3cret&x=T0ken HTTP/1.1\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\nSec-WebSocket-Key: "
+                                "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    expect_status(state, NULL, tok, q_bad, FG_HTTP_CLOSE, "HTTP/1.1 401 ");
+    fixture *f = *state;
+    assert_non_null(strstr(out_str(f), "WWW-Authenticate: Bearer\r\n"));
+    /* /health, /metrics and the page stay readable without the token. */
+    expect_status(state, NULL, tok, "GET /health HTTP/1.1\r\n\r\n", FG_HTTP_OPEN, "HTTP/1.1 503 ");
+    expect_status(state, NULL, tok, "GET / HTTP/1.1\r\n\r\n", FG_HTTP_OPEN, "HTTP/1.1 200 ");
+}
+
+static void head_progress_and_timeout(void **state) {
+    fixture *f = *state;
+    assert_false(fg_http_in_head(f->http));
+    assert_int_equal(feed(f, "GET / HTTP/1.1\r\nHost: x\r\n", NULL), FG_HTTP_OPEN);
+    assert_true(fg_http_in_head(f->http));
+    assert_int_equal(feed(f, "\r\n", NULL), FG_HTTP_OPEN);
+    assert_false(fg_http_in_head(f->http));
+    fg_buf_reset(&f->out);
+    assert_int_equal(feed(f, "GET /hea", NULL), FG_HTTP_OPEN);
+    assert_true(fg_http_in_head(f->http));
+    fg_http_timeout(f->http, &f->out);
+    const char *out = out_str(f);
+    assert_true(strncmp(out, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0);
+    assert_non_null(strstr(out, "Connection: close\r\n"));
+    assert_false(fg_http_in_head(f->http));
+    assert_int_equal(feed(f, "lth HTTP/1.1\r\n\r\n", NULL), FG_HTTP_CLOSE);
+}
+
+static void refused_connection_answer(void **state) {
+    fixture *f = *state;
+    fg_http_refuse_connection(&f->out, 503, "too many connections\n");
+    const char *out = out_str(f);
+    assert_true(strncmp(out, "HTTP/1.1 503 Service Unavailable\r\n", 34) == 0);
+    assert_non_null(strstr(out, "Connection: close\r\n"));
+    assert_non_null(strstr(out, "\r\n\r\ntoo many connections\n"));
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -281,6 +405,12 @@ int main(void) {
         T(websocket_subprotocol_selected),
         T(websocket_other_subprotocol_not_selected),
         T(websocket_bad_handshakes),
+        T(websocket_missing_or_duplicate_key_is_400),
+        T(body_on_get_is_400),
+        T(origin_allow_list),
+        T(auth_token_on_ws),
+        T(head_progress_and_timeout),
+        T(refused_connection_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

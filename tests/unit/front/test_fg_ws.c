@@ -320,6 +320,197 @@ static void close_refuses_later_messages(void **state) {
     assert_false(fg_ws_finished(f->ws)); /* waits for the client's close */
 }
 
+/* Starts over with a fresh session (for tests that check several inputs). */
+static fixture *renew(void **state) {
+    teardown(state);
+    setup(state);
+    return *state;
+}
+
+/* Feeds bytes in reads of step bytes (0: at once), flushes, and checks out holds exactly one
+ * frame: a close with code. Nothing is delivered. */
+static void expect_violation(void **state, const uint8_t *bytes, size_t n, size_t step,
+                             uint16_t code) {
+    fixture *f = renew(state);
+    for (size_t off = 0; off < n;) {
+        size_t k = step && n - off > step ? step : n - off;
+        fg_ws_feed(f->ws, bytes + off, k);
+        fg_ws_flush(f->ws);
+        off += k;
+    }
+    assert_int_equal(f->messages, 0);
+    expect_close(f, code);
+    assert_true(fg_ws_closing(f->ws));
+    assert_int_equal(fg_ws_close_code_sent(f->ws), code);
+}
+
+static size_t close_frame(uint8_t *buf, uint16_t code, const char *reason, size_t reason_len) {
+    uint8_t body[125];
+    body[0] = (uint8_t)(code >> 8);
+    body[1] = (uint8_t)code;
+    memcpy(body + 2, reason, reason_len);
+    return client_frame(buf, 0x88, body, 2 + reason_len, true);
+}
+
+static void invalid_close_codes_close_1002(void **state) {
+    static const uint16_t bad[] = {0, 999, 1004, 1005, 1006, 1016, 1100, 2000, 2999};
+    uint8_t buf[64];
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t n = close_frame(buf, bad[i], "", 0);
+        expect_violation(state, buf, n, 0, 1002);
+        expect_violation(state, buf, n, 1, 1002);
+    }
+}
+
+static void valid_close_codes_are_echoed(void **state) {
+    static const uint16_t good[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009,
+                                    1010, 1011, 3000, 3999, 4000, 4999};
+    uint8_t buf[64];
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        fixture *f = renew(state);
+        size_t n = close_frame(buf, good[i], "ok", 2);
+        assert_int_equal(fg_ws_feed(f->ws, buf, n), 0);
+        fg_ws_flush(f->ws);
+        expect_close(f, good[i]);
+        assert_true(fg_ws_finished(f->ws));
+    }
+}
+
+static void one_byte_close_and_bad_utf8_reason_close_1002(void **state) {
+    uint8_t buf[64];
+    size_t n = client_frame(buf, 0x88, "\x03", 1, true);
+    expect_violation(state, buf, n, 0, 1002);
+    expect_violation(state, buf, n, 1, 1002);
+    static const char *bad_reasons[] = {
+        "\xff",             /* never valid */
+        "ab\xc3",           /* cut sequence */
+        "\xc0\xaf",         /* overlong '/' */
+        "\xed\xa0\x80",     /* a surrogate */
+        "\xf4\x90\x80\x80", /* past U+10FFFF */
+    };
+    for (size_t i = 0; i < sizeof(bad_reasons) / sizeof(bad_reasons[0]); i++) {
+        n = close_frame(buf, 1000, bad_reasons[i], strlen(bad_reasons[i]));
+        expect_violation(state, buf, n, 0, 1002);
+        expect_violation(state, buf, n, 1, 1002); /* wslay's own check misses this one */
+        expect_violation(state, buf, n, 3, 1002);
+    }
+    /* Valid multi-byte UTF-8 is fine. */
+    fixture *f = renew(state);
+    static const char good[] = "gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x98\x80";
+    n = close_frame(buf, 1000, good, sizeof(good) - 1);
+    assert_int_equal(fg_ws_feed(f->ws, buf, n), 0);
+    fg_ws_flush(f->ws);
+    expect_close(f, 1000);
+}
+
+static void framing_violations_close_1002(void **state) {
+    uint8_t buf[256];
+    size_t n;
+    /* Every reserved opcode, and each reserved bit. */
+    for (uint8_t op = 3; op <= 0xF; op++) {
+        if (op >= 8 && op <= 0xA)
+            continue;
+        n = client_frame(buf, (uint8_t)(0x80 | op), "x", 1, true);
+        expect_violation(state, buf, n, 0, 1002);
+    }
+    for (uint8_t rsv = 1; rsv <= 7; rsv++) {
+        n = client_frame(buf, (uint8_t)(0x82 | rsv << 4), "x", 1, true);
+        expect_violation(state, buf, n, 0, 1002);
+    }
+    /* A new data frame inside a fragmented message. */
+    n = client_frame(buf, 0x02, "ab", 2, true);
+    n += client_frame(buf + n, 0x82, "cd", 2, true);
+    expect_violation(state, buf, n, 0, 1002);
+    /* A 64-bit length with the top bit set. */
+    static const uint8_t len64_top[] = {0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4};
+    expect_violation(state, len64_top, sizeof(len64_top), 0, 1002);
+    /* Non-minimal lengths: 5 bytes as a 16-bit and as a 64-bit length. */
+    static const uint8_t len16_small[] = {0x82, 0xFE, 0, 5, 1, 2, 3, 4, 'a', 'b', 'c', 'd', 'e'};
+    expect_violation(state, len16_small, sizeof(len16_small), 0, 1002);
+    static const uint8_t len64_small[] = {0x82, 0xFF, 0, 0, 0,   0,   0,   0,   0,  5,
+                                          1,    2,    3, 4, 'a', 'b', 'c', 'd', 'e'};
+    expect_violation(state, len64_small, sizeof(len64_small), 0, 1002);
+    expect_violation(state, len64_small, sizeof(len64_small), 1, 1002);
+}
+
+/* The fuzz_ws reproducer: a text frame (close 1003), then a broken frame: still one close. */
+static void one_close_only_after_text_then_violation(void **state) {
+    static const uint8_t repro[] = {0x01, 0x80, 0x00, 0x10, 0x61, 0x00, 0xff, 0xff};
+    uint8_t buf[256];
+    size_t n;
+    for (size_t step = 0; step <= 3; step++)
+        expect_violation(state, repro, sizeof(repro), step, 1003);
+    /* Text, then a ping over 125 bytes (a frame-level error) in the same read and later. */
+    uint8_t payload[126] = {0};
+    n = client_frame(buf, 0x81, "t", 1, true);
+    n += client_frame(buf + n, 0x89, payload, 126, true);
+    expect_violation(state, buf, n, 0, 1003);
+    fixture *f = renew(state);
+    n = client_frame(buf, 0x81, "t", 1, true);
+    fg_ws_feed(f->ws, buf, n);
+    fg_ws_flush(f->ws);
+    n = client_frame(buf, 0x89, payload, 126, true);
+    fg_ws_feed(f->ws, buf, n);
+    fg_ws_flush(f->ws);
+    expect_close(f, 1003);
+    /* A 1009 close, then a bad close frame: still only the 1009. */
+    f = renew(state);
+    static uint8_t big[MAX_MESSAGE + 1];
+    static uint8_t bigbuf[MAX_MESSAGE + 16];
+    n = client_frame(bigbuf, 0x82, big, sizeof(big), true);
+    fg_ws_feed(f->ws, bigbuf, n);
+    n = client_frame(buf, 0x88, "\x03", 1, true);
+    fg_ws_feed(f->ws, buf, n);
+    fg_ws_flush(f->ws);
+    expect_close(f, 1009);
+}
+
+static void nothing_processed_after_close(void **state) {
+    fixture *f = *state;
+    uint8_t buf[128];
+    size_t n = close_frame(buf, 1000, "", 0);
+    n += client_frame(buf + n, 0x82, "late", 4, true);
+    n += client_frame(buf + n, 0x89, "p", 1, true);
+    fg_ws_feed(f->ws, buf, n);
+    n = client_frame(buf, 0x82, "later", 5, true);
+    fg_ws_feed(f->ws, buf, n);
+    fg_ws_flush(f->ws);
+    assert_int_equal(f->messages, 0);
+    expect_close(f, 1000); /* no pong after it */
+}
+
+static void unsolicited_pong_ignored(void **state) {
+    fixture *f = *state;
+    uint8_t buf[64];
+    size_t n = client_frame(buf, 0x8A, "pong", 4, true);
+    n += client_frame(buf + n, 0x82, "req", 3, true);
+    assert_int_equal(fg_ws_feed(f->ws, buf, n), 0);
+    fg_ws_flush(f->ws);
+    assert_int_equal(f->out.len, 0); /* nothing answered */
+    assert_int_equal(f->messages, 1);
+    assert_false(fg_ws_closing(f->ws));
+}
+
+static void keepalive_ping_and_byte_count(void **state) {
+    fixture *f = *state;
+    assert_int_equal(fg_ws_bytes_received(f->ws), 0);
+    assert_int_equal(fg_ws_ping(f->ws), 0);
+    assert_int_equal(fg_ws_queued_msgs(f->ws), 1);
+    fg_ws_flush(f->ws);
+    assert_int_equal(fg_ws_queued_msgs(f->ws), 0);
+    size_t off = 0;
+    server_frame fr;
+    assert_true(next_frame(f, &off, &fr));
+    assert_int_equal(fr.opcode, 9);
+    assert_int_equal(fr.fin, 1);
+    uint8_t buf[64];
+    size_t n = client_frame(buf, 0x8A, fr.payload, fr.len, true);
+    fg_ws_feed(f->ws, buf, n);
+    assert_int_equal(fg_ws_bytes_received(f->ws), n);
+    fg_ws_close(f->ws, 1001, "bye");
+    assert_int_equal(fg_ws_ping(f->ws), FG_ERR_CLOSED);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -336,6 +527,14 @@ int main(void) {
         T(sends_a_message_in_fragments),
         T(high_water_bounds_out_and_frees_unsent),
         T(close_refuses_later_messages),
+        T(invalid_close_codes_close_1002),
+        T(valid_close_codes_are_echoed),
+        T(one_byte_close_and_bad_utf8_reason_close_1002),
+        T(framing_violations_close_1002),
+        T(one_close_only_after_text_then_violation),
+        T(nothing_processed_after_close),
+        T(unsolicited_pong_ignored),
+        T(keepalive_ping_and_byte_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
