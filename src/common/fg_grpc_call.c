@@ -40,10 +40,72 @@ void fg_gcall_list_remove(call_list *l, fg_grpc_call *call) {
     l->len--;
 }
 
-void fg_gcall_free(fg_grpc_call *call) {
+/* ---- call objects: a per-connection free list ---- */
+
+static void destroy_call(fg_grpc_call *call) {
     fg_grpc_reader_free(&call->reader);
     free(call->grpc_message);
     free(call);
+}
+
+static size_t call_footprint(const fg_grpc_call *call) {
+    return sizeof *call + call->cap + call->reader.msg.cap +
+           (call->grpc_message ? MAX_GRPC_MESSAGE + 1 : 0);
+}
+
+void fg_gcall_free(fg_grpc_call *call) {
+    fg_grpc_conn *c = call->conn;
+    if (call->reader.msg.cap > READER_KEEP_MAX)
+        fg_grpc_reader_free(&call->reader);
+    size_t size = call_footprint(call);
+    if (c->closing || c->nfree >= FREE_CALLS_MAX || c->free_bytes + size > FREE_BYTES_MAX) {
+        destroy_call(call);
+        return;
+    }
+    call->next = c->free_calls;
+    c->free_calls = call;
+    c->nfree++;
+    c->free_bytes += size;
+}
+
+void fg_gcall_free_list(fg_grpc_conn *c) {
+    while (c->free_calls) {
+        fg_grpc_call *call = c->free_calls;
+        c->free_calls = call->next;
+        destroy_call(call);
+    }
+    c->nfree = c->free_bytes = 0;
+}
+
+/* A zeroed call with room for need bytes of data[]: reused from the free list when it fits. */
+static fg_grpc_call *call_get(fg_grpc_conn *c, size_t need) {
+    fg_grpc_call *call = c->free_calls;
+    if (call) {
+        c->free_calls = call->next;
+        c->nfree--;
+        c->free_bytes -= call_footprint(call);
+        if (call->cap < need) {
+            destroy_call(call);
+            call = NULL;
+        }
+    }
+    if (!call) {
+        size_t cap = (need + 255) & ~(size_t)255; /* room for a slightly larger next request */
+        call = fg_calloc(1, sizeof *call + cap);
+        call->cap = cap;
+        fg_grpc_reader_init(&call->reader, c->opts.max_reply_bytes);
+        return call;
+    }
+    fg_buf storage = call->reader.msg;
+    char *grpc_message = call->grpc_message;
+    size_t cap = call->cap;
+    memset(call, 0, sizeof *call);
+    call->cap = cap;
+    call->grpc_message = grpc_message;
+    fg_grpc_reader_init(&call->reader, c->opts.max_reply_bytes);
+    call->reader.msg.data = storage.data; /* the reply buffer stays allocated (len 0) */
+    call->reader.msg.cap = storage.cap;
+    return call;
 }
 
 void fg_gcall_finish(fg_grpc_call *call, int status, const char *message, const uint8_t *reply,
@@ -241,6 +303,30 @@ static bool name_is(const uint8_t *name, size_t namelen, const char *lit) {
     return namelen == strlen(lit) && memcmp(name, lit, namelen) == 0;
 }
 
+/* gRPC's PROTOCOL-HTTP2: "application/grpc", alone or followed by "+codec" or ";params". */
+static bool is_grpc_content_type(const uint8_t *v, size_t len) {
+    size_t n = sizeof FG_GRPC_CONTENT_TYPE - 1;
+    if (len < n || memcmp(v, FG_GRPC_CONTENT_TYPE, n) != 0)
+        return false;
+    return len == n || v[n] == '+' || v[n] == ';';
+}
+
+/* Only a 200 with a gRPC content-type carries gRPC; any other reply's body is not parsed. */
+static bool reply_is_grpc(const fg_grpc_call *call) {
+    return call->http_status == 200 && call->grpc_content_type;
+}
+
+/* The outcome of a reply that is not gRPC, after gRPC's "HTTP to gRPC status code mapping":
+ * a non-200 :status maps through fg_status_from_http, a 200 of another content-type is UNKNOWN. */
+static int not_grpc_status(const fg_grpc_call *call, char *msg, size_t len) {
+    if (call->http_status != 200) {
+        snprintf(msg, len, "HTTP status %d", call->http_status);
+        return fg_status_from_http(call->http_status);
+    }
+    snprintf(msg, len, "HTTP 200 without content-type application/grpc");
+    return FG_STATUS_UNKNOWN;
+}
+
 static int on_header_callback(nghttp2_session *session, const nghttp2_frame *frame,
                               const uint8_t *name, size_t namelen, const uint8_t *value,
                               size_t valuelen, uint8_t flags, void *user_data) {
@@ -249,17 +335,21 @@ static int on_header_callback(nghttp2_session *session, const nghttp2_frame *fra
     fg_grpc_call *call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
     if (!call || call->done)
         return 0;
+    bool response = frame->headers.cat == NGHTTP2_HCAT_RESPONSE; /* not the trailers */
     if (name_is(name, namelen, ":status")) {
         call->http_status = parse_small_int(value, valuelen);
+    } else if (response && name_is(name, namelen, "content-type")) {
+        call->grpc_content_type = is_grpc_content_type(value, valuelen);
     } else if (name_is(name, namelen, "grpc-status")) {
         call->grpc_status = parse_small_int(value, valuelen);
         if (call->grpc_status < 0)
             call->grpc_status = FG_STATUS_UNKNOWN;
     } else if (name_is(name, namelen, "grpc-message")) {
         size_t n = valuelen < MAX_GRPC_MESSAGE ? valuelen : MAX_GRPC_MESSAGE;
-        free(call->grpc_message);
-        call->grpc_message = fg_malloc(n + 1);
+        if (!call->grpc_message)
+            call->grpc_message = fg_malloc(MAX_GRPC_MESSAGE + 1);
         percent_decode(call->grpc_message, value, n);
+        call->has_message = true;
     }
     return 0;
 }
@@ -276,6 +366,16 @@ static int on_data_chunk_recv_callback(nghttp2_session *session, uint8_t flags, 
     fg_grpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
     if (!call || call->done)
         return 0;
+    if (!reply_is_grpc(call)) {
+        /* An error page: dropped unread, and no longer than MAX_DISCARDED_BODY. */
+        call->discarded += len < MAX_DISCARDED_BODY ? (uint32_t)len : MAX_DISCARDED_BODY;
+        if (call->discarded > MAX_DISCARDED_BODY) {
+            char msg[96];
+            int status = not_grpc_status(call, msg, sizeof msg);
+            abort_stream(c, call, status, msg);
+        }
+        return 0;
+    }
     int rv = fg_grpc_reader_feed(&call->reader, data, len);
     if (rv == FG_ERR_TOO_BIG) {
         char msg[64];
@@ -297,16 +397,16 @@ static void complete_from_stream(fg_grpc_conn *c, fg_grpc_call *call, uint32_t e
         fg_gcall_finish(call, fg_status_from_h2_error(error_code), msg, NULL, 0, refused);
         return;
     }
-    if (call->http_status != 200 && !(call->http_status <= 0 && call->grpc_status >= 0)) {
-        snprintf(msg, sizeof msg, "HTTP status %d", call->http_status);
-        fg_gcall_finish(call, fg_status_from_http(call->http_status), msg, NULL, 0, false);
+    if (!reply_is_grpc(call)) {
+        int status = not_grpc_status(call, msg, sizeof msg);
+        fg_gcall_finish(call, status, msg, NULL, 0, false);
         return;
     }
     if (call->grpc_status < 0) {
         fg_gcall_finish(call, FG_STATUS_INTERNAL, "missing grpc-status", NULL, 0, false);
         return;
     }
-    const char *grpc_message = call->grpc_message ? call->grpc_message : "";
+    const char *grpc_message = call->has_message ? call->grpc_message : "";
     if (call->grpc_status != FG_STATUS_OK) {
         fg_gcall_finish(call, call->grpc_status, grpc_message, NULL, 0, false);
         return;
@@ -379,9 +479,8 @@ int fg_grpc_conn_call(fg_grpc_conn *c, const char *path, const uint8_t *msg, siz
     if (wait && c->queue.len >= c->opts.max_queue)
         return FG_ERR_FULL;
     size_t path_len = strlen(path);
-    /* One allocation per call: the call, its path and its framed request body. */
-    fg_grpc_call *call = fg_malloc(sizeof *call + path_len + 1 + FG_GRPC_PREFIX_LEN + len);
-    memset(call, 0, sizeof *call);
+    /* One object per call: the call, its path and its framed request body. */
+    fg_grpc_call *call = call_get(c, path_len + 1 + FG_GRPC_PREFIX_LEN + len);
     call->conn = c;
     call->cb = cb;
     call->user = user;
@@ -393,7 +492,6 @@ int fg_grpc_conn_call(fg_grpc_conn *c, const char *path, const uint8_t *msg, siz
     if (len)
         memcpy(call->body + FG_GRPC_PREFIX_LEN, msg, len);
     call->body_len = FG_GRPC_PREFIX_LEN + len;
-    fg_grpc_reader_init(&call->reader, c->opts.max_reply_bytes);
     call->where = CALL_QUEUED;
     list_push(&c->queue, call);
     if (!wait)

@@ -390,6 +390,7 @@ static void teardown(fg_grpc_conn *c) {
         return;
     void (*closed_cb)(void *) = c->closed_cb;
     void *arg = c->closed_arg;
+    fg_gcall_free_list(c);
     fg_buf_free(&c->wbuf);
     free(c->authority);
     free(c->host);

@@ -10,9 +10,13 @@
  *
  * Every call ends in exactly one callback (unless cancelled) with a gRPC status: the server's
  * grpc-status, or a mapped transport failure (refused/reset/GOAWAY/protocol error -> UNAVAILABLE
- * or per fg_status_from_h2_error, non-200 :status per fg_status_from_http, missing grpc-status ->
+ * or per fg_status_from_h2_error, non-200 :status per fg_status_from_http, a 200 whose
+ * content-type is not application/grpc[+codec|;params] -> UNKNOWN, missing grpc-status ->
  * INTERNAL, reply over max_reply_bytes -> RESOURCE_EXHAUSTED, local deadline -> DEADLINE_EXCEEDED).
- * Callbacks never run inside the function that started the call.
+ * The body of a reply that is not gRPC (an error page) is never parsed: it is dropped, and past
+ * 64 KiB the call ends and the stream is reset. Callbacks never run inside the function that
+ * started the call. Finished calls are reused (a bounded per-connection free list), so the hot
+ * path does not allocate once warm.
  *
  * Writes are batched: calls started during one loop iteration go out in one socket write.
  * Threading: everything on the loop's thread.

@@ -6,6 +6,8 @@
  * Lifetimes: a call is on `queue` (not yet given to nghttp2) or `active` (has a stream). An
  * active call stays allocated until nghttp2 lets go of its stream (on_stream_close, a HEADERS
  * frame not sent, or the session's deletion), even when its callback already ran (`done`).
+ * Then fg_gcall_free() puts it on the connection's free list, where the next call reuses it with
+ * its reply buffer and grpc-message buffer (the hot path allocates nothing once warm).
  */
 #ifndef FG_GRPC_CONN_INT_H
 #define FG_GRPC_CONN_INT_H
@@ -25,7 +27,12 @@
 #define WRITE_BATCH_MAX (256u << 10) /* stop collecting output for one write here */
 #define WRITE_BUF_MAX (WRITE_BATCH_MAX + 65536)
 #define MAX_GRPC_MESSAGE 1024
+#define MAX_DISCARDED_BODY (64u << 10) /* of a reply that is not gRPC (an error page) */
 #define CONN_WINDOW (64 << 20) /* many image replies in flight without WINDOW_UPDATE stalls */
+/* Finished calls kept for reuse per connection (no malloc per call once warm), bounded: */
+#define FREE_CALLS_MAX 64
+#define FREE_BYTES_MAX (8u << 20)
+#define READER_KEEP_MAX (1u << 20) /* a reply buffer larger than this is not kept */
 
 typedef enum call_where { CALL_QUEUED, CALL_ACTIVE } call_where;
 
@@ -39,11 +46,15 @@ struct fg_grpc_call {
     fg_grpc_call_cb cb;
     void *user;
     int http_status;
-    int grpc_status; /* -1 until a header block carries it */
-    char *grpc_message;
-    fg_grpc_reader reader;
+    bool grpc_content_type; /* the response headers said application/grpc[+...|;...] */
+    int grpc_status;        /* -1 until a header block carries it */
+    uint32_t discarded;     /* body bytes of a non-gRPC reply dropped so far */
+    bool has_message;       /* grpc_message holds this call's grpc-message */
+    char *grpc_message;     /* MAX_GRPC_MESSAGE + 1 bytes once needed; kept for reuse */
+    fg_grpc_reader reader;  /* its storage is kept for reuse */
     size_t body_len, body_sent;
     uint8_t *body; /* prefix + message, inside data[] after the path */
+    size_t cap;    /* bytes of data[] */
     char data[];   /* path, NUL, body */
 };
 
@@ -84,6 +95,8 @@ struct fg_grpc_conn {
     bool flush_scheduled;
 
     call_list queue, active;
+    fg_grpc_call *free_calls; /* finished calls for reuse, linked by next */
+    size_t nfree, free_bytes;
     fg_buf wbuf;
     uv_write_t write_req;
     bool writing;
@@ -99,7 +112,10 @@ struct fg_grpc_conn {
 
 /* fg_grpc_call.c */
 void fg_gcall_list_remove(call_list *l, fg_grpc_call *call);
+/* Done with the call: onto the free list, or freed (closing, or the list is full). */
 void fg_gcall_free(fg_grpc_call *call);
+/* Frees the free list (teardown). */
+void fg_gcall_free_list(fg_grpc_conn *c);
 /* Runs the call's callback once (never again, and not after a cancel). */
 void fg_gcall_finish(fg_grpc_call *call, int status, const char *message, const uint8_t *reply,
                      size_t reply_len, bool not_processed);

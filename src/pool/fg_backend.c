@@ -73,7 +73,7 @@ static void on_check_done(void *user, const fg_grpc_result *res) {
 }
 
 void fg_backend_check(fg_backend *b) {
-    if (b->pool->closing || b->check_call)
+    if (b->pool->closing || b->removed || b->check_call)
         return;
     if (fg_grpc_conn_get_state(b->conn) == FG_GRPC_CONN_FAILED) {
         /* The check interval doubles as the reconnect probe: a restarted backend comes back
@@ -95,7 +95,7 @@ void fg_backend_check(fg_backend *b) {
 
 static void on_conn_state(void *user, fg_grpc_conn_state state, const char *reason) {
     fg_backend *b = user;
-    if (b->pool->closing)
+    if (b->pool->closing || b->removed)
         return;
     if (state == FG_GRPC_CONN_FAILED)
         fg_backend_apply(b, fg_health_on_conn_failed(&b->health, reason));
@@ -103,12 +103,12 @@ static void on_conn_state(void *user, fg_grpc_conn_state state, const char *reas
         fg_backend_check(b); /* a fresh connection learns its health at once */
 }
 
-int fg_backend_init(fg_backend *b, fg_pool *pool, size_t index, const char *addr) {
-    memset(b, 0, sizeof *b);
+int fg_backend_new(fg_pool *pool, const char *addr, fg_backend **out) {
+    fg_backend *b = fg_calloc(1, sizeof *b);
     b->pool = pool;
-    b->index = index;
     if (fg_backend_parse_address(addr, &b->host, &b->port) < 0) {
         fg_log_error("bad backend address \"%s\" (want host:port)", addr);
+        free(b);
         return FG_ERR_INVALID;
     }
     b->address = fg_strdup(addr);
@@ -125,14 +125,16 @@ int fg_backend_init(fg_backend *b, fg_pool *pool, size_t index, const char *addr
         fg_backend_free(b);
         return rv;
     }
+    *out = b;
     return 0;
 }
 
-void fg_backend_close(fg_backend *b, void (*on_closed)(void *pool)) {
+void fg_backend_close(fg_backend *b, void (*on_closed)(void *arg), void *arg) {
     if (b->check_call)
         fg_grpc_call_cancel(b->check_call);
     b->check_call = NULL;
-    fg_grpc_conn_close(b->conn, on_closed, b->pool);
+    b->closing = true;
+    fg_grpc_conn_close(b->conn, on_closed, arg);
     b->conn = NULL;
 }
 
@@ -141,11 +143,12 @@ void fg_backend_free(fg_backend *b) {
         fg_hist_free(b->latency);
     free(b->address);
     free(b->host);
-    b->latency = NULL;
-    b->address = b->host = NULL;
+    free(b);
 }
 
 const char *fg_backend_state_name(const fg_backend *b) {
+    if (b->removed)
+        return "draining";
     if (b->health.healthy)
         return "ready";
     if (!b->health.reported_down && b->conn &&
@@ -155,7 +158,7 @@ const char *fg_backend_state_name(const fg_backend *b) {
 }
 
 bool fg_backend_healthy(const fg_backend *b) {
-    return b->health.healthy;
+    return b->health.healthy && !b->removed;
 }
 
 const char *fg_backend_address(const fg_backend *b) {

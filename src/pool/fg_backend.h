@@ -33,7 +33,7 @@ typedef struct fg_backend_stats {
 
 struct fg_backend {
     fg_pool *pool;
-    size_t index;
+    size_t index;  /* in pool->backends */
     char *address; /* as configured, e.g. "localhost:50051" */
     char *host;
     uint16_t port;
@@ -43,13 +43,15 @@ struct fg_backend {
     fg_hist *latency;         /* frame call durations, microseconds */
     fg_grpc_call *check_call; /* the Check in flight, if any */
     uint64_t check_started_us;
+    bool removed; /* dropped by fg_pool_set_backends: no new frames, drained, then freed */
+    bool closing; /* its connection is closing (conn NULL) */
 };
 
 struct fg_pool {
     uv_loop_t *loop;
     fg_pool_config cfg;
     fg_health_policy policy;
-    fg_backend *backends;
+    fg_backend **backends; /* configured ones in configuration order, then draining ones */
     size_t nbackends;
     size_t cursor;
     uv_timer_t check_timer;
@@ -62,18 +64,19 @@ struct fg_pool {
 
 /* Splits "host:port" or "[v6]:port"; 0, or FG_ERR_INVALID. */
 int fg_backend_parse_address(const char *addr, char **host, uint16_t *port);
-/* 0, or FG_ERR_INVALID (bad address). Starts connecting. */
-int fg_backend_init(fg_backend *b, fg_pool *pool, size_t index, const char *addr);
-/* Closes the connection; on_closed(pool) runs when it is gone. */
-void fg_backend_close(fg_backend *b, void (*on_closed)(void *pool));
-/* Frees what init allocated; after the connection is closed. */
+/* 0 and *out (connecting already), or FG_ERR_INVALID (bad address, logged). */
+int fg_backend_new(fg_pool *pool, const char *addr, fg_backend **out);
+/* Cancels its Check and closes the connection; on_closed(arg) runs from a later loop iteration
+ * once the connection is gone. Calls still on it are dropped without callbacks. */
+void fg_backend_close(fg_backend *b, void (*on_closed)(void *arg), void *arg);
+/* Frees the backend; after its connection is closed (or never opened). */
 void fg_backend_free(fg_backend *b);
 
 /* Records a health transition and logs it ("X unhealthy: REASON", "X healthy again"). */
 void fg_backend_apply(fg_backend *b, fg_health_change change);
 /* Sends a Check now unless one is in flight; reconnects a failed connection instead. */
 void fg_backend_check(fg_backend *b);
-/* "connecting", "ready" or "unhealthy". */
+/* "connecting", "ready", "unhealthy" or "draining" (removed, calls still finishing). */
 const char *fg_backend_state_name(const fg_backend *b);
 
 bool fg_backend_healthy(const fg_backend *b);

@@ -12,6 +12,7 @@
 #include "fg_clock.h"
 #include "fg_err.h"
 #include "fg_log.h"
+#include "fg_reply.h"
 #include "fg_rr.h"
 #include "fg_stats.h"
 #include "fg_status.h"
@@ -53,9 +54,9 @@ static bool tried(const fg_call *call, size_t i) {
 
 static bool backend_eligible(void *arg, size_t i) {
     pick_ctx *ctx = arg;
-    fg_backend *b = &ctx->pool->backends[i];
+    fg_backend *b = ctx->pool->backends[i];
     bool trial;
-    if (ctx->call && tried(ctx->call, i))
+    if (b->removed || (ctx->call && tried(ctx->call, i)))
         return false;
     if (fg_grpc_conn_get_state(b->conn) == FG_GRPC_CONN_FAILED)
         return false;
@@ -63,6 +64,7 @@ static bool backend_eligible(void *arg, size_t i) {
 }
 
 static int start_attempt(fg_call *call);
+static void attempt_ended(fg_backend *b);
 
 static void on_attempt_done(void *user, const fg_grpc_result *res);
 
@@ -77,7 +79,7 @@ static int start_attempt(fg_call *call) {
         size_t i = fg_rr_pick(&pool->cursor, pool->nbackends, backend_eligible, &ctx);
         if (i == FG_RR_NONE)
             return FG_ERR_AGAIN;
-        fg_backend *b = &pool->backends[i];
+        fg_backend *b = pool->backends[i];
         bool trial;
         fg_health_eligible(&b->health, now, &trial);
         if (i < TRIED_BITS)
@@ -162,18 +164,14 @@ static void on_attempt_done(void *user, const fg_grpc_result *res) {
     uint64_t now = fg_now_us();
     call->attempt = NULL;
     call->grpc_us = (uint32_t)(now - call->attempt_start_us);
-    b->stats.in_flight--;
     fg_hist_record(b->latency, call->grpc_us);
 
     int status = res->status;
     const char *message = res->message;
-    Framegate__V1__RenderReply *reply = NULL;
-    if (status == FG_STATUS_OK) {
-        reply = framegate__v1__render_reply__unpack(NULL, res->reply_len, res->reply);
-        if (!reply) {
-            status = FG_STATUS_INTERNAL;
-            message = "bad RenderReply";
-        }
+    fg_reply reply = {0}; /* its image points into res->reply: no copy */
+    if (status == FG_STATUS_OK && fg_reply_unpack(&reply, res->reply, res->reply_len) < 0) {
+        status = FG_STATUS_INTERNAL;
+        message = "bad RenderReply";
     }
     fg_fault fault = fg_status_fault(status);
     if (fault == FG_FAULT_BACKEND)
@@ -181,10 +179,11 @@ static void on_attempt_done(void *user, const fg_grpc_result *res) {
     fg_backend_apply(
         b, fg_health_on_call(&b->health, &pool->policy, status, message, call->trial, now));
     call->trial = false;
+    attempt_ended(b);
 
-    if (reply) {
-        complete_reply(call, reply);
-        framegate__v1__render_reply__free_unpacked(reply, NULL);
+    if (reply.msg) {
+        complete_reply(call, reply.msg);
+        fg_reply_free(&reply);
         return;
     }
     if (fault == FG_FAULT_REQUEST || !may_retry(call, res)) {
@@ -247,9 +246,9 @@ static void stop_attempt(fg_call *call) {
         return;
     fg_grpc_call_cancel(call->attempt);
     call->attempt = NULL;
-    call->backend->stats.in_flight--;
     if (call->trial)
         call->backend->health.trial_in_flight = false;
+    attempt_ended(call->backend);
 }
 
 void fg_call_cancel(fg_call *call) {
@@ -261,7 +260,7 @@ void fg_call_cancel(fg_call *call) {
 static void on_check_timer(uv_timer_t *t) {
     fg_pool *pool = t->data;
     for (size_t i = 0; i < pool->nbackends; i++)
-        fg_backend_check(&pool->backends[i]);
+        fg_backend_check(pool->backends[i]);
 }
 
 static void apply_defaults(fg_pool_config *cfg) {
@@ -306,8 +305,10 @@ int fg_pool_new(uv_loop_t *loop, const fg_pool_config *cfg, fg_pool **out) {
     };
     pool->nbackends = cfg->naddrs;
     pool->backends = fg_calloc(cfg->naddrs, sizeof *pool->backends);
-    for (size_t i = 0; i < cfg->naddrs; i++)
-        fg_backend_init(&pool->backends[i], pool, i, cfg->addrs[i]); /* addresses checked above */
+    for (size_t i = 0; i < cfg->naddrs; i++) {
+        fg_backend_new(pool, cfg->addrs[i], &pool->backends[i]); /* addresses checked above */
+        pool->backends[i]->index = i;
+    }
     uv_timer_init(loop, &pool->check_timer);
     pool->check_timer.data = pool;
     /* The first check goes out now (queued until each connection is up), then every interval. */
@@ -323,7 +324,7 @@ static void on_part_closed(void *arg) {
     if (--pool->closing_pending > 0)
         return;
     for (size_t i = 0; i < pool->nbackends; i++)
-        fg_backend_free(&pool->backends[i]);
+        fg_backend_free(pool->backends[i]);
     free(pool->backends);
     void (*closed_cb)(void *) = pool->closed_cb;
     void *closed_arg = pool->closed_arg;
@@ -349,8 +350,131 @@ void fg_pool_close(fg_pool *pool, void (*closed_cb)(void *arg), void *arg) {
     }
     pool->closing_pending = 1 + (int)pool->nbackends;
     uv_close((uv_handle_t *)&pool->check_timer, on_timer_closed);
+    for (size_t i = 0; i < pool->nbackends; i++) {
+        fg_backend *b = pool->backends[i];
+        if (!b->closing) /* a drained one closing already ends in on_drained_closed */
+            fg_backend_close(b, on_part_closed, pool);
+    }
+}
+
+/* ---- reloading the backend list ---- */
+
+/* Installs arr (n backends) as the backend list: indices renumbered, the backends each frame in
+ * flight already tried carried over to their new indices, the old array freed. */
+static void replace_backends(fg_pool *pool, fg_backend **arr, size_t n) {
     for (size_t i = 0; i < pool->nbackends; i++)
-        fg_backend_close(&pool->backends[i], on_part_closed);
+        pool->backends[i]->index = FG_RR_NONE; /* stays so if not in arr */
+    for (size_t j = 0; j < n; j++)
+        arr[j]->index = j;
+    for (fg_call *call = pool->calls; call; call = call->next) {
+        uint64_t mask = 0;
+        for (size_t i = 0; i < pool->nbackends && i < TRIED_BITS; i++) {
+            size_t j = pool->backends[i]->index;
+            if (tried(call, i) && j < TRIED_BITS)
+                mask |= (uint64_t)1 << j;
+        }
+        call->tried = mask;
+    }
+    free(pool->backends);
+    pool->backends = arr;
+    pool->nbackends = n;
+    if (pool->cursor >= n)
+        pool->cursor = 0;
+}
+
+static void on_drained_closed(void *arg) {
+    fg_backend *b = arg;
+    fg_pool *pool = b->pool;
+    if (pool->closing) {
+        on_part_closed(pool); /* counted by fg_pool_close; freed with the others */
+        return;
+    }
+    fg_backend **arr = fg_calloc(pool->nbackends, sizeof *arr);
+    size_t n = 0;
+    for (size_t i = 0; i < pool->nbackends; i++)
+        if (pool->backends[i] != b)
+            arr[n++] = pool->backends[i];
+    replace_backends(pool, arr, n);
+    fg_log_info("%s removed (drained)", b->address);
+    fg_backend_free(b);
+}
+
+/* A removed backend is closed once its last frame call ended. */
+static void attempt_ended(fg_backend *b) {
+    b->stats.in_flight--;
+    if (b->removed && !b->closing && b->stats.in_flight == 0 && !b->pool->closing)
+        fg_backend_close(b, on_drained_closed, b);
+}
+
+static void start_drain(fg_backend *b) {
+    b->removed = true;
+    if (b->check_call)
+        fg_grpc_call_cancel(b->check_call);
+    b->check_call = NULL;
+    b->health.trial_in_flight = false;
+    if (b->stats.in_flight == 0)
+        fg_backend_close(b, on_drained_closed, b);
+}
+
+/* The backend for addr among the current ones not taken yet: a configured one first, else a
+ * draining one whose connection is still open (it is then kept after all). NULL if none. */
+static fg_backend *take_match(fg_pool *pool, const char *addr, bool *taken) {
+    for (int draining = 0; draining < 2; draining++) {
+        for (size_t i = 0; i < pool->nbackends; i++) {
+            fg_backend *b = pool->backends[i];
+            if (taken[i] || b->removed != draining || b->closing || strcmp(b->address, addr))
+                continue;
+            taken[i] = true;
+            return b;
+        }
+    }
+    return NULL;
+}
+
+int fg_pool_set_backends(fg_pool *pool, const char *const *addrs, size_t n) {
+    if (pool->closing)
+        return FG_ERR_CLOSED;
+    if (n == 0) {
+        fg_log_error("backend reload: empty list ignored");
+        return FG_ERR_INVALID;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *host;
+        uint16_t port;
+        if (fg_backend_parse_address(addrs[i], &host, &port) < 0) {
+            fg_log_error("backend reload: bad address \"%s\" (want host:port); nothing changed",
+                         addrs[i]);
+            return FG_ERR_INVALID;
+        }
+        free(host);
+    }
+    size_t old_n = pool->nbackends, len = 0, added = 0, removed = 0;
+    bool *taken = fg_calloc(old_n + 1, sizeof *taken);
+    fg_backend **arr = fg_calloc(n + old_n, sizeof *arr);
+    for (size_t i = 0; i < n; i++) {
+        fg_backend *b = take_match(pool, addrs[i], taken);
+        if (b && b->removed) {
+            b->removed = false; /* back before it was drained: the next check refreshes it */
+        } else if (!b) {
+            fg_backend_new(pool, addrs[i], &b); /* address checked above; checked once READY */
+            added++;
+        }
+        arr[len++] = b;
+    }
+    for (size_t i = 0; i < old_n; i++) {
+        fg_backend *b = pool->backends[i];
+        if (taken[i])
+            continue;
+        arr[len++] = b; /* listed (as "draining") until its calls finished */
+        if (!b->removed) {
+            start_drain(b);
+            removed++;
+        }
+    }
+    free(taken);
+    replace_backends(pool, arr, len);
+    fg_log_info("backends reloaded: %zu configured (%zu added, %zu removed)", n, added, removed);
+    return 0;
 }
 
 size_t fg_pool_backend_count(const fg_pool *pool) {
@@ -360,10 +484,10 @@ size_t fg_pool_backend_count(const fg_pool *pool) {
 size_t fg_pool_healthy_count(const fg_pool *pool) {
     size_t n = 0;
     for (size_t i = 0; i < pool->nbackends; i++)
-        n += pool->backends[i].health.healthy;
+        n += fg_backend_healthy(pool->backends[i]);
     return n;
 }
 
 const fg_backend *fg_pool_backend(const fg_pool *pool, size_t i) {
-    return i < pool->nbackends ? &pool->backends[i] : NULL;
+    return i < pool->nbackends ? pool->backends[i] : NULL;
 }

@@ -75,9 +75,31 @@ int fg_pool_submit(fg_pool *pool, const fg_frame_request *req, fg_frame_done_cb 
 /* The client went away: the call's callback will not be called; the backend stream is reset. */
 void fg_call_cancel(fg_call *call);
 
+/*
+ * Replaces the backend list (the SIGHUP reload of --grpc-addrs-file): addrs[0..n) "host:port"
+ * each, copied. Backends are matched by their address string, exactly as written:
+ *  - in both lists: kept untouched (health, stats, connection, calls in flight);
+ *  - only in addrs: created and connecting at once; they take frames once a Check said SERVING;
+ *  - only in the old list: get no new frames (nor Checks) from now on; their calls in flight
+ *    finish normally (or retry elsewhere on a fault); then their connection is closed and they
+ *    are freed. Until then they stay listed with state "draining", healthy false, not counted
+ *    by fg_pool_healthy_count; once drained they disappear from fg_pool_backend().
+ * A draining backend listed again before it was drained is kept (not reconnected). The same
+ * address twice makes two backends. The order of addrs becomes the listing order.
+ * Returns 0 (one log line says what changed), or with nothing changed: FG_ERR_INVALID (n == 0 or
+ * a bad address; logged) or FG_ERR_CLOSED (fg_pool_close was called). Frames in flight are never
+ * lost or answered twice by a reload. On the pool's loop thread only (from a uv_signal_t
+ * callback, say); not from inside a frame callback. Pointers from fg_pool_backend() are invalid
+ * after it.
+ */
+int fg_pool_set_backends(fg_pool *pool, const char *const *addrs, size_t n);
+
+/* Backends listed: the configured ones, then those still draining after a reload. */
 size_t fg_pool_backend_count(const fg_pool *pool);
+/* Configured backends currently healthy (draining ones never count). */
 size_t fg_pool_healthy_count(const fg_pool *pool);
-/* The i-th backend, in configuration order (for stats rendering). */
+/* The i-th backend: configuration order, then draining ones (for stats rendering). Valid until
+ * the next fg_pool_set_backends or until control returns to the loop. */
 const fg_backend *fg_pool_backend(const fg_pool *pool, size_t i);
 
 #endif
