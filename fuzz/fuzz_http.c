@@ -4,7 +4,9 @@
  * proxy's connection hands them over. The fuzz input:
  *
  *   byte 0     read size: 0 hands everything to one fg_http_feed(), n > 0 n bytes per read
- *   byte 1..   the client's bytes
+ *   byte 1     policies on /ws: bit 0 --allowed-origins FUZZ_ORIGINS, bit 1 --auth-token
+ *              FUZZ_TOKEN (the other bits are ignored)
+ *   byte 2..   the client's bytes
  *
  * abort() on: consumed bytes out of range, an answer that is not an HTTP/1.1 status line, an
  * upgrade without a 101 answer, a 101 that is not the last thing written.
@@ -16,6 +18,9 @@
 #include "fg_buf.h"
 #include "fg_http.h"
 #include "fuzz_session.h"
+
+#define FUZZ_ORIGINS "http://localhost:8086, https://good.example"
+#define FUZZ_TOKEN "secret"
 
 static int render(void *user, const char *path, size_t path_len, fg_buf *body,
                   const char **content_type) {
@@ -53,13 +58,17 @@ static void check_answer(const fg_buf *out, fg_http_result r) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size < 1)
+    if (size < 2)
         return 0;
     size_t chunk = data[0] == 0 ? size : data[0];
-    data++;
-    size--;
+    fg_http_routes routes = {
+        .render = render,
+        .allowed_origins = data[1] & 1 ? FUZZ_ORIGINS : NULL,
+        .auth_token = data[1] & 2 ? FUZZ_TOKEN : NULL,
+    };
+    data += 2;
+    size -= 2;
 
-    fg_http_routes routes = {.render = render};
     fg_http *h = fg_http_new(&routes);
     fg_buf out;
     fg_buf_init(&out, 64 * 1024 * 1024);

@@ -206,6 +206,11 @@ def ws_seeds():
         "close_1005": ws_frame(8, close_payload(1005)),
         "close_one_byte": ws_frame(8, b"\x03"),
         "close_bad_utf8": ws_frame(8, close_payload(1000, b"\xff\xfe")),
+        "close_cut_utf8": ws_frame(8, close_payload(1000, "bye \u65e5".encode()[:-1])),
+        "close_overlong_utf8": ws_frame(8, close_payload(1001, b"\xc0\xaf")),
+        "close_surrogate_utf8": ws_frame(8, close_payload(1000, b"\xed\xa0\x80")),
+        "close_good_utf8_reason": ws_frame(8, close_payload(1000, "au revoir \u65e5\u672c".encode())),
+        "close_one_byte_after_request": ws_frame(2, req) + ws_frame(8, b"\x03"),
         "data_after_close": ws_frame(8, close_payload(1000)) + ws_frame(2, req),
         "unmasked": ws_frame(2, req, mask=None),
         "rsv1": ws_frame(2, req, rsv=4),
@@ -277,8 +282,26 @@ def http_seeds():
         "long_header": b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 17000 + b"\r\n\r\n",
         "split_header_values": b"GET /ws HTTP/1.1\r\nUpgrade: web\r\n" + b"Connection: keep-alive, Upgrade\r\n\r\n",
     }
-    # Prefix: read size (0: all at once).
-    return {k: (b"\x05" if k == "upgrade_then_frame" else b"\x00") + v for k, v in seeds.items()}
+    # With the policies of fuzz_http.c on: an Origin list (bit 0) and a token "secret" (bit 1).
+    origin_ok, auth = b"Origin: https://good.example\r\n", b"Authorization: Bearer secret\r\n"
+    policy_seeds = {
+        "policy_origin_and_token_ok": (3, up + origin_ok + auth + b"\r\n" + ws_frame(2, render_request())),
+        "policy_origin_forbidden": (1, up + b"Origin: https://evil.example\r\n\r\n"),
+        "policy_origin_null": (3, up + b"Origin: null\r\n" + auth + b"\r\n"),
+        "policy_origin_suffix": (1, up + b"Origin: https://good.example.evil\r\n\r\n"),
+        "policy_no_origin_passes": (1, up + b"\r\n"),
+        "policy_token_missing": (2, up + b"\r\n"),
+        "policy_token_wrong": (2, up + b"Authorization: Bearer secreT\r\n\r\n"),
+        "policy_token_basic": (2, up + b"Authorization: Basic secret\r\n\r\n"),
+        "policy_token_query": (3, up.replace(b"/ws", b"/ws?a=1&token=secret") + origin_ok + b"\r\n"),
+        "policy_token_query_prefix": (2, up.replace(b"/ws", b"/ws?token=secretx") + b"\r\n"),
+        "policy_health_metrics_open": (3, b"GET /health HTTP/1.1\r\nOrigin: https://evil.example\r\n\r\n"
+                                       b"GET /metrics HTTP/1.1\r\n\r\n"),
+    }
+    # Prefix: read size (0: all at once), policies (0: none).
+    out = {k: (b"\x05" if k == "upgrade_then_frame" else b"\x00") + b"\x00" + v for k, v in seeds.items()}
+    out.update({k: b"\x00" + bytes([policy]) + v for k, (policy, v) in policy_seeds.items()})
+    return out
 
 
 def main():

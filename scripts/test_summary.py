@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Sums meson's test logs (testlog.json) over build dirs; prints failures and "N passed, N failed".
 
-Exit status 0 only when nothing failed. Extra failures (a build or the format check) count too.
+Exit status 0 only when nothing failed. Extra results (fuzz targets, a failed build, the format check) count too.
 """
 import argparse
 import json
@@ -12,6 +12,7 @@ import sys
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("builddirs", nargs="+")
+    ap.add_argument("--extra-passed", type=int, default=0)
     ap.add_argument("--extra-failures", type=int, default=0)
     args = ap.parse_args()
     passed = failed = skipped = 0
@@ -32,6 +33,7 @@ def main():
                 else:
                     failed += 1
                     print(f"FAILED {d}: {t.get('name')} ({result})")
+    passed += args.extra_passed
     failed += args.extra_failures
     tail = f", {skipped} skipped" if skipped else ""
     print(f"{passed} passed, {failed} failed{tail}")

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import shlex
 import socket
 import struct
 import time
@@ -43,11 +44,21 @@ FRAME_BYTES = 128 * 64 * 3  # frameserver's default image: 24576 bytes
 # ----------------------------------------------------------------------------- processes
 
 
+def framegate_wrapper():
+    """The command framegate runs under (env FRAMEGATE_WRAPPER, split as a shell would), e.g.
+    "valgrind --error-exitcode=99" for scripts/valgrind-integration.sh; [] when unset."""
+    return shlex.split(os.environ.get("FRAMEGATE_WRAPPER", ""))
+
+
 def start_framegate(group, backends, *flags, name="framegate", timeout=15.0):
-    """Start framegate on 127.0.0.1 and a free port for the given backend addresses.
+    """Start framegate on 127.0.0.1 and a free port for the given backend addresses, under
+    framegate_wrapper() if set (then with 4 times the start timeout: valgrind is slow).
 
     Returns (proc, port). `flags` are extra command-line flags."""
-    args = [fgtest.binary(FRAMEGATE), "--host", HOST, "--ws-port", "0"]
+    wrapper = framegate_wrapper()
+    if wrapper:
+        timeout *= 4
+    args = wrapper + [fgtest.binary(FRAMEGATE), "--host", HOST, "--ws-port", "0"]
     if backends:
         args += ["--grpc-addrs", ",".join(backends)]
     args += [str(f) for f in flags]

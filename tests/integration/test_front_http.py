@@ -277,3 +277,43 @@ def test_max_connections_refused_cleanly_and_counted(procs):
     assert got - before >= 3, (before, got)
     with Client(port) as d:
         assert_frame(d.call(40, 41), request_id=40, frame=41)
+
+
+# ----------------------------------------------------------------------------- counters
+
+
+def test_refusals_are_counted_in_metrics(procs):
+    """408, 431, 403 and 401 each have their counter in /metrics (an operator sees slowloris,
+    oversized heads, hijacking attempts and bad tokens); other answers do not move them."""
+    _, addr = fgtest.serving_frameserver(procs, "--infer-ms", "0")
+    _, port = start_framegate(
+        procs, [addr], "--log-frames", "off", "--header-timeout-ms", "300",
+        "--allowed-origins", GOOD_ORIGIN, "--auth-token", TOKEN,
+    )
+    wait_proxy_health(port, lambda h: h["healthy_count"] == 1, what="the backend healthy")
+    names = {
+        408: "framegate_http_timeouts_total",
+        431: "framegate_http_head_too_large_total",
+        403: "framegate_ws_forbidden_total",
+        401: "framegate_ws_unauthorized_total",
+    }
+    assert all(metric(port, n) == 0 for n in names.values())
+    assert metric(port, "framegate_ws_keepalive_closes_total") == 0
+    sent = {
+        431: [b"GET / HTTP/1.1\r\nX-Big: " + b"a" * (16 * 1024) + b"\r\n\r\n",
+              ("GET / HTTP/1.1\r\n" + "".join(f"X-H{i}: v\r\n" for i in range(101)) + "\r\n").encode()],
+        403: [ws_request(extra=AUTH + "Origin: https://evil.example\r\n")] * 3,
+        401: [ws_request(extra=f"Origin: {GOOD_ORIGIN}\r\n"),
+              ws_request(extra=f"Origin: {GOOD_ORIGIN}\r\nAuthorization: Bearer wrong\r\n")],
+        400: [b"NOT A REQUEST\r\n\r\n"],
+        426: [ws_request(extra=AUTH + f"Origin: {GOOD_ORIGIN}\r\n", version="8")],
+    }
+    for status, reqs in sent.items():
+        for req in reqs:
+            got, _, closed = answer(port, req)
+            assert got == status and closed, (status, got, req[:60])
+    with socket.create_connection((HOST, port), timeout=5) as s:  # no byte at all: 408
+        assert s.recv(4096).startswith(b"HTTP/1.1 408 ")
+    want = {408: 1, 431: 2, 403: 3, 401: 2}
+    got = {status: metric(port, name) for status, name in names.items()}
+    assert got == want, f"counters {got}, expected {want}"

@@ -16,7 +16,9 @@ from fgproxy import (
     RawWS,
     assert_frame,
     encode_request,
+    http_get,
     module_group,
+    parse_prometheus,
     start_framegate,
     wait_proxy_health,
 )
@@ -213,3 +215,8 @@ def test_keepalive_pings_idle_clients_and_closes_silent_ones(procs):
         assert silent.eof_within(5), "a client that never answers was not closed"
         took = time.monotonic() - t0
         assert took < 2.0 + 1.5, f"silent client closed only after {took:.1f}s"
+    # Counted in /metrics: the silent client only, not the one that answered.
+    status, _, body = http_get(port, "/metrics")
+    assert status == 200
+    samples = parse_prometheus(body.decode())["framegate_ws_keepalive_closes_total"]["samples"]
+    assert samples[0][2] == 1, samples
