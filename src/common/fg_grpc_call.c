@@ -120,8 +120,13 @@ void fg_gcall_finish(fg_grpc_call *call, int status, const char *message, const 
         .reply_len = reply_len,
         .not_processed = not_processed,
     };
+    fg_buf *storage = &call->reader.msg;
+    if (reply_len && reply == storage->data)
+        res.reply_storage = &storage->data;
     if (call->cb)
         call->cb(call->user, &res);
+    if (res.reply_storage && !storage->data) /* taken by the callback: the next call allocates */
+        fg_buf_init(storage, storage->max);
 }
 
 /* ---- deadlines: one timer per connection, armed for the earliest deadline ---- */

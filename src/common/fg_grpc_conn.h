@@ -56,6 +56,10 @@ typedef struct fg_grpc_result {
     const char *message;  /* grpc-message (decoded) or the local reason; "" when none */
     const uint8_t *reply; /* the reply message without its 5-byte prefix (status OK only) */
     size_t reply_len;
+    /* Status OK with a non-empty reply: the heap block reply points to (*reply_storage ==
+     * reply). The callback may keep it instead of copying: it takes the pointer, sets
+     * *reply_storage = NULL and later releases it with free(). Otherwise NULL. */
+    uint8_t **reply_storage;
     bool not_processed; /* the server certainly did not process the call: safe to retry */
 } fg_grpc_result;
 

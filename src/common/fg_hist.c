@@ -63,27 +63,35 @@ void fg_hist_reset(fg_hist *h) {
     h->min = UINT64_MAX;
 }
 
+/* The one writer stores with relaxed atomics (plain moves on x86), so fg_hist_merge may read a
+ * histogram another thread is recording into without a data race. */
+#define STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
 void fg_hist_record(fg_hist *h, uint64_t value) {
-    h->buckets[bucket_index(value)]++;
-    h->count++;
-    h->sum += value;
+    unsigned i = bucket_index(value);
+    STORE(h->buckets[i], h->buckets[i] + 1);
+    STORE(h->count, h->count + 1);
+    STORE(h->sum, h->sum + value);
     if (value < h->min)
-        h->min = value;
+        STORE(h->min, value);
     if (value > h->max)
-        h->max = value;
+        STORE(h->max, value);
 }
 
 void fg_hist_merge(fg_hist *dst, const fg_hist *src) {
-    if (src->count == 0)
+    uint64_t count = LOAD(src->count);
+    if (count == 0)
         return;
     for (unsigned i = 0; i < BUCKET_COUNT; i++)
-        dst->buckets[i] += src->buckets[i];
-    dst->count += src->count;
-    dst->sum += src->sum;
-    if (src->min < dst->min)
-        dst->min = src->min;
-    if (src->max > dst->max)
-        dst->max = src->max;
+        dst->buckets[i] += LOAD(src->buckets[i]);
+    dst->count += count;
+    dst->sum += LOAD(src->sum);
+    uint64_t min = LOAD(src->min), max = LOAD(src->max);
+    if (min < dst->min)
+        dst->min = min;
+    if (max > dst->max)
+        dst->max = max;
 }
 
 uint64_t fg_hist_count(const fg_hist *h) {

@@ -3,8 +3,9 @@
  *
  * Values below 128 are counted exactly; above, each power-of-two range is split into 128 equal
  * sub-buckets, so a reported value is within 1/128 of the true one. Fixed size, no allocation
- * after fg_hist_new(), so recording is a few instructions on the hot path. Not thread-safe: one
- * histogram per thread, merged when rendered.
+ * after fg_hist_new(), so recording is a few instructions on the hot path. One writer thread
+ * per histogram; fg_hist_merge() may read it from another thread meanwhile (relaxed atomics:
+ * the merged copy may lag a value or two, never tears); everything else on the writer's thread.
  */
 #ifndef FG_HIST_H
 #define FG_HIST_H

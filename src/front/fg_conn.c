@@ -136,6 +136,7 @@ static void on_keepalive_timer(uv_timer_t *timer) {
     }
     if (c->ping_sent) {
         fg_log_info("WebSocket client silent for %u ms after a ping: closing", c->env->ws_ping_ms);
+        fg_stats_add(FG_STAT_ws_keepalive_closes_total, 1);
         fg_conn_close_now(c);
         return;
     }

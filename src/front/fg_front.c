@@ -50,7 +50,8 @@ static void free_handle(uv_handle_t *handle) {
 
 static void on_connection(fg_listener *l, void *user) {
     fg_front *f = user;
-    if (f->env.nconns >= f->max_connections) {
+    /* Counted process-wide (connections_open): with --workers the limit holds for them all. */
+    if (fg_stats_get(FG_STAT_connections_open) >= f->max_connections) {
         /* Accept, answer 503 if the socket takes it at once, and close: the client learns now
          * instead of waiting in the backlog, and the open connections are not disturbed. */
         uv_tcp_t *t = fg_malloc(sizeof(*t));

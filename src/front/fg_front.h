@@ -25,7 +25,7 @@ typedef struct fg_front_config {
     bool reuseport;
     uint32_t max_inflight;       /* per WebSocket connection */
     uint64_t max_message;        /* largest client message accepted */
-    uint32_t max_connections;    /* over it: 503 and close, counted */
+    uint32_t max_connections;    /* process-wide (every front): over it 503 and close, counted */
     uint32_t header_timeout_ms;  /* HTTP request head deadline (408); 0: none */
     uint32_t ws_ping_ms;         /* WebSocket keepalive period; 0: none */
     const char *allowed_origins; /* comma list for /ws, NULL: any; borrowed for f's lifetime */

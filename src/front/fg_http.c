@@ -9,6 +9,7 @@
 
 #include "fg_alloc.h"
 #include "fg_err.h"
+#include "fg_stats.h"
 #include "fg_web.h"
 #include "fg_ws_accept.h"
 
@@ -89,6 +90,26 @@ static const char *reason_phrase(int status) {
     }
 }
 
+/* The refusals an operator watches for (slowloris, oversized heads, hijacking, bad tokens). */
+static void count_refusal(int status) {
+    switch (status) {
+    case 401:
+        fg_stats_add(FG_STAT_ws_unauthorized_total, 1);
+        break;
+    case 403:
+        fg_stats_add(FG_STAT_ws_forbidden_total, 1);
+        break;
+    case 408:
+        fg_stats_add(FG_STAT_http_timeouts_total, 1);
+        break;
+    case 431:
+        fg_stats_add(FG_STAT_http_head_too_large_total, 1);
+        break;
+    default:
+        break;
+    }
+}
+
 /* Appends one whole response; extra_headers is "" or CRLF-terminated lines. */
 static void respond(fg_http *h, int status, const char *content_type, const char *extra_headers,
                     const void *body, size_t body_len, bool send_body, bool keep_alive) {
@@ -111,6 +132,7 @@ static void respond(fg_http *h, int status, const char *content_type, const char
     if (!keep_alive)
         h->result = FG_HTTP_CLOSE;
     h->answered++;
+    count_refusal(status);
 }
 
 static void respond_text(fg_http *h, int status, const char *extra_headers, const char *text,

@@ -43,6 +43,7 @@ typedef struct reply {
     const char *backend; /* NULL when none reached */
     const uint8_t *payload;
     size_t payload_len;
+    uint8_t **payload_storage; /* adoptable heap block holding payload, or NULL (copy it) */
     uint32_t grpc_us;
     uint32_t width, height;
     uint8_t format, attempts;
@@ -78,7 +79,17 @@ static void send_reply(fg_session *s, const reply *r) {
     if (backend_len > UINT8_MAX)
         backend_len = UINT8_MAX;
     uint8_t *data;
-    fg_ws_msg *msg = fg_ws_msg_new(FG_REPLY_HEADER_LEN + backend_len + r->payload_len, &data);
+    fg_ws_msg *msg;
+    size_t head_len = FG_REPLY_HEADER_LEN + backend_len;
+    if (r->payload_storage) {
+        /* The image stays in the backend reply's buffer: the message adopts it. */
+        msg = fg_ws_msg_new_tail(head_len, &data, r->payload, r->payload_len, *r->payload_storage);
+        *r->payload_storage = NULL;
+    } else {
+        msg = fg_ws_msg_new(head_len + r->payload_len, &data);
+        if (r->payload_len)
+            memcpy(data + head_len, r->payload, r->payload_len);
+    }
     uint64_t total_us = fg_now_us() - r->start_us;
     fg_reply_header h = {
         .type = r->type,
@@ -96,8 +107,6 @@ static void send_reply(fg_session *s, const reply *r) {
     fg_codec_write_reply_header(data, &h);
     if (backend_len)
         memcpy(data + FG_REPLY_HEADER_LEN, r->backend, backend_len);
-    if (r->payload_len)
-        memcpy(data + FG_REPLY_HEADER_LEN + backend_len, r->payload, r->payload_len);
     fg_ws_send(s->ws, msg); /* refused only when the session is closing: nobody to tell */
 
     fg_stats_reply(r->status);
@@ -153,6 +162,7 @@ static void on_frame_done(void *user, const fg_frame_result *res) {
     if (res->status == 0) {
         r.payload = res->image;
         r.payload_len = res->image_len;
+        r.payload_storage = res->image_storage;
         r.width = res->width;
         r.height = res->height;
         r.format = res->format;

@@ -7,11 +7,19 @@
 #include "fg_alloc.h"
 #include "fg_err.h"
 
+/* The bytes of a message: data[0..head_len), then tail[0..len - head_len) (inside block). */
 struct fg_ws_msg {
     fg_ws_msg *prev, *next;
-    size_t len, off;
+    size_t len, off, head_len;
+    const uint8_t *tail;
+    void *block; /* owned: freed with the message */
     uint8_t data[];
 };
+
+static void msg_free(fg_ws_msg *m) {
+    free(m->block);
+    free(m);
+}
 
 struct fg_ws {
     wslay_event_context_ptr ctx;
@@ -141,18 +149,23 @@ static ssize_t fragment_read_callback(wslay_event_context_ptr ctx, uint8_t *buf,
                                       void *user_data) {
     fg_ws *ws = user_data;
     fg_ws_msg *m = source->data;
-    size_t n = m->len - m->off;
-    if (n > len)
-        n = len;
-    memcpy(buf, m->data + m->off, n);
+    size_t done = 0;
+    if (m->off < m->head_len) {
+        done = m->head_len - m->off < len ? m->head_len - m->off : len;
+        memcpy(buf, m->data + m->off, done);
+        m->off += done;
+    }
+    size_t n = m->len - m->off < len - done ? m->len - m->off : len - done;
+    if (n)
+        memcpy(buf + done, m->tail + (m->off - m->head_len), n);
     m->off += n;
     if (m->off == m->len) {
         /* wslay never reads the source again after eof. */
         *eof = 1;
         msg_unlink(ws, m);
-        free(m);
+        msg_free(m);
     }
-    return (ssize_t)n;
+    return (ssize_t)(done + n);
 }
 
 fg_ws *fg_ws_new(uint64_t max_message, fg_buf *out, size_t high_water, const fg_ws_callbacks *cbs,
@@ -181,7 +194,7 @@ void fg_ws_free(fg_ws *ws) {
     while (ws->msgs) {
         fg_ws_msg *m = ws->msgs;
         msg_unlink(ws, m);
-        free(m);
+        msg_free(m);
     }
     free(ws);
 }
@@ -245,11 +258,19 @@ uint64_t fg_ws_bytes_received(const fg_ws *ws) {
 }
 
 fg_ws_msg *fg_ws_msg_new(size_t len, uint8_t **data) {
-    fg_ws_msg *m = fg_malloc(sizeof(*m) + len);
+    return fg_ws_msg_new_tail(len, data, NULL, 0, NULL);
+}
+
+fg_ws_msg *fg_ws_msg_new_tail(size_t head_len, uint8_t **head, const uint8_t *tail, size_t tail_len,
+                              void *block) {
+    fg_ws_msg *m = fg_malloc(sizeof(*m) + head_len);
     m->prev = m->next = NULL;
-    m->len = len;
+    m->len = head_len + tail_len;
+    m->head_len = head_len;
     m->off = 0;
-    *data = m->data;
+    m->tail = tail;
+    m->block = block;
+    *head = m->data;
     return m;
 }
 
@@ -261,7 +282,7 @@ int fg_ws_send(fg_ws *ws, fg_ws_msg *msg) {
     };
     if (ws->failed || ws->closing || msg->len == 0 ||
         wslay_event_queue_fragmented_msg(ws->ctx, &arg) != 0) {
-        free(msg);
+        msg_free(msg);
         return FG_ERR_CLOSED;
     }
     msg->next = ws->msgs;

@@ -11,8 +11,8 @@
  * sent after our close frame.
  *
  * Replies are fg_ws_msg objects the session owns once given to fg_ws_send(); they are sent as
- * one binary message (in 4 KiB fragments read straight from the object, so the image is never
- * copied into one more whole-message buffer).
+ * one binary message (in 4 KiB fragments read straight from the object, and from the image
+ * buffer it adopted, so the image is never copied into one more whole-message buffer).
  */
 #ifndef FG_WS_H
 #define FG_WS_H
@@ -50,6 +50,11 @@ uint64_t fg_ws_bytes_received(const fg_ws *ws);
 
 /* A message of len bytes to fill through *data before fg_ws_send(). */
 fg_ws_msg *fg_ws_msg_new(size_t len, uint8_t **data);
+/* A message of head_len bytes to fill through *head, followed by tail_len bytes read in place
+ * at tail (a reply image: never copied into the message). tail lies inside block, a heap block
+ * the message now owns and free()s once sent or dropped (block may be NULL). */
+fg_ws_msg *fg_ws_msg_new_tail(size_t head_len, uint8_t **head, const uint8_t *tail, size_t tail_len,
+                              void *block);
 /* Queues msg (ownership passes to the session in every case). 0, or FG_ERR_CLOSED when the
  * session no longer sends messages (msg freed). */
 int fg_ws_send(fg_ws *ws, fg_ws_msg *msg);

@@ -1,5 +1,6 @@
 #include "fg_backend.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,22 +36,6 @@ int fg_backend_parse_address(const char *addr, char **host, uint16_t *port) {
     return 0;
 }
 
-static void report(const fg_backend *b, fg_health_change change) {
-    if (change == FG_HEALTH_DOWN)
-        fg_log_warn("%s unhealthy: %s", b->address, b->health.last_error);
-    else if (change == FG_HEALTH_UP && b->health.was_healthy)
-        fg_log_info("%s healthy again", b->address);
-    else if (change == FG_HEALTH_UP)
-        fg_log_info("%s healthy", b->address);
-}
-
-void fg_backend_apply(fg_backend *b, fg_health_change change) {
-    report(b, change);
-    if (change == FG_HEALTH_UP)
-        b->health.was_healthy = true;
-    b->stats.consecutive_faults = b->health.consecutive_faults;
-}
-
 static void on_check_done(void *user, const fg_grpc_result *res) {
     fg_backend *b = user;
     b->check_call = NULL;
@@ -68,8 +53,7 @@ static void on_check_done(void *user, const fg_grpc_result *res) {
             message = "bad HealthCheckResponse";
         }
     }
-    fg_backend_apply(
-        b, fg_health_on_check(&b->health, &b->pool->policy, status, serving, message, fg_now_us()));
+    fg_bshared_on_check(b->shared, status, serving, message, fg_now_us());
 }
 
 void fg_backend_check(fg_backend *b) {
@@ -81,6 +65,8 @@ void fg_backend_check(fg_backend *b) {
         fg_grpc_conn_reconnect_now(b->conn);
         return;
     }
+    if (b->pool->cfg.passive_only)
+        return; /* another worker's pool checks this address for every pool */
     /* HealthCheckRequest{service: ""} serializes to zero bytes. */
     uint64_t timeout_us = (uint64_t)b->pool->cfg.timeout_ms * 1000;
     int rv = fg_grpc_conn_call(b->conn, HEALTH_CHECK_PATH, NULL, 0, timeout_us, on_check_done, b,
@@ -89,7 +75,7 @@ void fg_backend_check(fg_backend *b) {
         b->check_call = NULL;
         return;
     }
-    b->stats.health_checks++;
+    FG_BSTAT_ADD(b, health_checks, 1);
     b->check_started_us = fg_now_us();
 }
 
@@ -98,7 +84,7 @@ static void on_conn_state(void *user, fg_grpc_conn_state state, const char *reas
     if (b->pool->closing || b->removed)
         return;
     if (state == FG_GRPC_CONN_FAILED)
-        fg_backend_apply(b, fg_health_on_conn_failed(&b->health, reason));
+        fg_bshared_on_conn_failed(b->shared, reason);
     else if (state == FG_GRPC_CONN_READY)
         fg_backend_check(b); /* a fresh connection learns its health at once */
 }
@@ -112,7 +98,7 @@ int fg_backend_new(fg_pool *pool, const char *addr, fg_backend **out) {
         return FG_ERR_INVALID;
     }
     b->address = fg_strdup(addr);
-    fg_health_init(&b->health);
+    b->shared = fg_shared_attach(pool->shared, addr, b);
     b->latency = fg_hist_new();
     fg_grpc_conn_opts opts = {
         .max_reply_bytes = pool->cfg.max_reply_bytes,
@@ -139,6 +125,8 @@ void fg_backend_close(fg_backend *b, void (*on_closed)(void *arg), void *arg) {
 }
 
 void fg_backend_free(fg_backend *b) {
+    if (b->shared)
+        fg_shared_detach(b->pool->shared, b->shared, b);
     if (b->latency)
         fg_hist_free(b->latency);
     free(b->address);
@@ -149,30 +137,47 @@ void fg_backend_free(fg_backend *b) {
 const char *fg_backend_state_name(const fg_backend *b) {
     if (b->removed)
         return "draining";
-    if (b->health.healthy)
+    fg_health h;
+    fg_bshared_snapshot(b->shared, &h);
+    if (h.healthy)
         return "ready";
-    if (!b->health.reported_down && b->conn &&
-        fg_grpc_conn_get_state(b->conn) == FG_GRPC_CONN_CONNECTING)
+    if (!h.reported_down && b->conn && fg_grpc_conn_get_state(b->conn) == FG_GRPC_CONN_CONNECTING)
         return "connecting";
     return "unhealthy";
 }
 
 bool fg_backend_healthy(const fg_backend *b) {
-    return b->health.healthy && !b->removed;
+    return fg_bshared_healthy(b->shared) && !b->removed;
 }
 
 const char *fg_backend_address(const fg_backend *b) {
     return b->address;
 }
 
-const fg_backend_stats *fg_backend_get_stats(const fg_backend *b) {
-    return &b->stats;
+typedef struct totals {
+    fg_backend_stats *sum;
+    fg_hist *latency;
+} totals;
+
+static void add_totals(const fg_backend *b, void *arg) {
+    totals *t = arg;
+#define FG_BACKEND_STAT_SUM(kind, json, prom, help)                                                \
+    t->sum->json += __atomic_load_n(&b->stats.json, __ATOMIC_RELAXED);
+    FG_STATS_BACKEND(FG_BACKEND_STAT_SUM)
+#undef FG_BACKEND_STAT_SUM
+    if (t->latency)
+        fg_hist_merge(t->latency, b->latency);
 }
 
-const char *fg_backend_last_error(const fg_backend *b) {
-    return b->health.last_error;
+void fg_backend_totals(const fg_backend *b, fg_backend_stats *out, fg_hist *latency) {
+    memset(out, 0, sizeof *out);
+    totals t = {out, latency};
+    fg_shared_each_backend(b->pool->shared, b->shared, add_totals, &t);
+    out->consecutive_faults = fg_bshared_consecutive_faults(b->shared);
 }
 
-const fg_hist *fg_backend_latency(const fg_backend *b) {
-    return b->latency;
+void fg_backend_last_error(const fg_backend *b, char *buf, size_t len) {
+    fg_health h;
+    fg_bshared_snapshot(b->shared, &h);
+    snprintf(buf, len, "%s", h.last_error);
 }

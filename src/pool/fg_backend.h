@@ -1,7 +1,12 @@
 /*
  * fg_backend: one backend of the pool (internal to src/pool): its address, its HTTP/2 connection,
- * its health state machine, its active Check and its counters. Also the pool's own struct, which
- * the pool's modules share.
+ * its active Check and its counters; its health is the process-wide one of its address
+ * (fg_shared), which every worker's pool shares. Also the pool's own struct, which the pool's
+ * modules share.
+ *
+ * Counters (stats, latency) are written by the pool's loop thread only, with relaxed atomic
+ * stores (FG_BSTAT_ADD: a plain add on x86, no lock), and read with relaxed loads by whichever
+ * worker renders /health or /metrics, summed over every worker's backend of the same address.
  *
  * FG_STATS_BACKEND lists the per-backend counters once: (kind, json_name, prom_name, help). The
  * JSON name is the /health field; the Prometheus name follows "framegate_backend_".
@@ -17,6 +22,7 @@
 #include "fg_health.h"
 #include "fg_hist.h"
 #include "fg_pool.h"
+#include "fg_shared.h"
 
 #define FG_STATS_BACKEND(X)                                                                        \
     X(COUNTER, total_requests, requests_total, "Frame calls sent to the backend")                  \
@@ -31,6 +37,10 @@ typedef struct fg_backend_stats {
 #undef FG_BACKEND_STAT_FIELD
 } fg_backend_stats;
 
+/* Single writer (the pool's thread), readers anywhere: see above. */
+#define FG_BSTAT_ADD(b, field, delta)                                                              \
+    __atomic_store_n(&(b)->stats.field, (b)->stats.field + (uint64_t)(delta), __ATOMIC_RELAXED)
+
 struct fg_backend {
     fg_pool *pool;
     size_t index;  /* in pool->backends */
@@ -38,8 +48,9 @@ struct fg_backend {
     char *host;
     uint16_t port;
     fg_grpc_conn *conn;
-    fg_health health;
-    fg_backend_stats stats;
+    fg_bshared *shared;       /* the address's health, shared by every worker's pool */
+    fg_backend *shared_next;  /* in the shared entry's list (under the registry's lock) */
+    fg_backend_stats stats;   /* consecutive_faults unused here: the shared one counts */
     fg_hist *latency;         /* frame call durations, microseconds */
     fg_grpc_call *check_call; /* the Check in flight, if any */
     uint64_t check_started_us;
@@ -50,10 +61,10 @@ struct fg_backend {
 struct fg_pool {
     uv_loop_t *loop;
     fg_pool_config cfg;
-    fg_health_policy policy;
-    fg_backend **backends; /* configured ones in configuration order, then draining ones */
+    fg_pool_shared *shared; /* referenced: health, the round-robin cursor, the registry */
+    _Atomic size_t *cursor; /* fg_shared_cursor(shared) */
+    fg_backend **backends;  /* configured ones in configuration order, then draining ones */
     size_t nbackends;
-    size_t cursor;
     uv_timer_t check_timer;
     fg_call *calls; /* frames in flight, for fg_pool_close */
     bool closing;
@@ -72,17 +83,18 @@ void fg_backend_close(fg_backend *b, void (*on_closed)(void *arg), void *arg);
 /* Frees the backend; after its connection is closed (or never opened). */
 void fg_backend_free(fg_backend *b);
 
-/* Records a health transition and logs it ("X unhealthy: REASON", "X healthy again"). */
-void fg_backend_apply(fg_backend *b, fg_health_change change);
-/* Sends a Check now unless one is in flight; reconnects a failed connection instead. */
+/* Sends a Check now unless one is in flight (and unless pool->cfg.passive_only); reconnects a
+ * failed connection instead. */
 void fg_backend_check(fg_backend *b);
 /* "connecting", "ready", "unhealthy" or "draining" (removed, calls still finishing). */
 const char *fg_backend_state_name(const fg_backend *b);
 
 bool fg_backend_healthy(const fg_backend *b);
 const char *fg_backend_address(const fg_backend *b);
-const fg_backend_stats *fg_backend_get_stats(const fg_backend *b);
-const char *fg_backend_last_error(const fg_backend *b);
-const fg_hist *fg_backend_latency(const fg_backend *b);
+/* Its counters summed over every worker's backend of the same address (consecutive_faults: the
+ * shared count), and, when latency is not NULL, their latency histograms merged into it. */
+void fg_backend_totals(const fg_backend *b, fg_backend_stats *out, fg_hist *latency);
+/* The reason of its last fault ("" if none), copied into buf. */
+void fg_backend_last_error(const fg_backend *b, char *buf, size_t len);
 
 #endif

@@ -14,6 +14,7 @@
 #include "fg_log.h"
 #include "fg_reply.h"
 #include "fg_rr.h"
+#include "fg_shared.h"
 #include "fg_stats.h"
 #include "fg_status.h"
 #include "framegate/v1/frames.pb-c.h"
@@ -60,7 +61,7 @@ static bool backend_eligible(void *arg, size_t i) {
         return false;
     if (fg_grpc_conn_get_state(b->conn) == FG_GRPC_CONN_FAILED)
         return false;
-    return fg_health_eligible(&b->health, ctx->now_us, &trial);
+    return fg_bshared_eligible(b->shared, ctx->now_us, false, &trial);
 }
 
 static int start_attempt(fg_call *call);
@@ -76,29 +77,31 @@ static int start_attempt(fg_call *call) {
         if (now >= call->deadline_us)
             return FG_ERR_TIMEOUT;
         pick_ctx ctx = {pool, call, now};
-        size_t i = fg_rr_pick(&pool->cursor, pool->nbackends, backend_eligible, &ctx);
+        size_t i = fg_rr_pick_atomic(pool->cursor, pool->nbackends, backend_eligible, &ctx);
         if (i == FG_RR_NONE)
             return FG_ERR_AGAIN;
         fg_backend *b = pool->backends[i];
-        bool trial;
-        fg_health_eligible(&b->health, now, &trial);
         if (i < TRIED_BITS)
             call->tried |= (uint64_t)1 << i;
+        bool trial;
+        if (!fg_bshared_eligible(b->shared, now, true, &trial))
+            continue; /* its trial frame went to another frame meanwhile */
         uint64_t timeout_us = (uint64_t)pool->cfg.timeout_ms * 1000;
         if (timeout_us > call->deadline_us - now)
             timeout_us = call->deadline_us - now;
         int rv = fg_grpc_conn_call(b->conn, RENDER_PATH, call->req, call->req_len, timeout_us,
                                    on_attempt_done, call, &call->attempt);
-        if (rv < 0)
+        if (rv < 0) {
+            if (trial)
+                fg_bshared_trial_release(b->shared);
             continue; /* this connection cannot take it now (down or queue full): next one */
+        }
         call->backend = b;
         call->trial = trial;
-        if (trial)
-            b->health.trial_in_flight = true;
         call->attempt_start_us = now;
         call->attempts++;
-        b->stats.total_requests++;
-        b->stats.in_flight++;
+        FG_BSTAT_ADD(b, total_requests, 1);
+        FG_BSTAT_ADD(b, in_flight, 1);
         return 0;
     }
     return FG_ERR_AGAIN;
@@ -132,11 +135,13 @@ static void complete_error(fg_call *call, int status, const char *message) {
     complete(call, &res);
 }
 
-static void complete_reply(fg_call *call, const Framegate__V1__RenderReply *reply) {
+static void complete_reply(fg_call *call, const fg_reply *r, uint8_t **reply_storage) {
+    const Framegate__V1__RenderReply *reply = r->msg;
     fg_frame_result res = {
         .status = FG_STATUS_OK,
         .image = reply->image.data,
         .image_len = reply->image.len,
+        .image_storage = r->image_borrowed && reply->image.len ? reply_storage : NULL,
         .width = reply->width,
         .height = reply->height,
         .format = (uint8_t)reply->format,
@@ -159,7 +164,6 @@ static bool may_retry(fg_call *call, const fg_grpc_result *res) {
 
 static void on_attempt_done(void *user, const fg_grpc_result *res) {
     fg_call *call = user;
-    fg_pool *pool = call->pool;
     fg_backend *b = call->backend;
     uint64_t now = fg_now_us();
     call->attempt = NULL;
@@ -175,14 +179,13 @@ static void on_attempt_done(void *user, const fg_grpc_result *res) {
     }
     fg_fault fault = fg_status_fault(status);
     if (fault == FG_FAULT_BACKEND)
-        b->stats.error_count++;
-    fg_backend_apply(
-        b, fg_health_on_call(&b->health, &pool->policy, status, message, call->trial, now));
+        FG_BSTAT_ADD(b, error_count, 1);
+    fg_bshared_on_call(b->shared, status, message, call->trial, now);
     call->trial = false;
     attempt_ended(b);
 
     if (reply.msg) {
-        complete_reply(call, reply.msg);
+        complete_reply(call, &reply, res->reply_storage);
         fg_reply_free(&reply);
         return;
     }
@@ -247,7 +250,7 @@ static void stop_attempt(fg_call *call) {
     fg_grpc_call_cancel(call->attempt);
     call->attempt = NULL;
     if (call->trial)
-        call->backend->health.trial_in_flight = false;
+        fg_bshared_trial_release(call->backend->shared);
     attempt_ended(call->backend);
 }
 
@@ -278,6 +281,26 @@ static void apply_defaults(fg_pool_config *cfg) {
         cfg->max_queue = 1024;
 }
 
+static fg_health_policy policy_of(const fg_pool_config *cfg) {
+    return (fg_health_policy){
+        .unhealthy_after = cfg->unhealthy_after,
+        .healthy_after = cfg->healthy_after,
+        .trial_backoff_min_ms = cfg->health_interval_ms,
+        .trial_backoff_max_ms = cfg->health_interval_ms * 8,
+    };
+}
+
+fg_pool_shared *fg_pool_shared_new(const fg_pool_config *cfg) {
+    fg_pool_config c = *cfg;
+    apply_defaults(&c);
+    fg_health_policy policy = policy_of(&c);
+    return fg_shared_new(&policy);
+}
+
+void fg_pool_shared_release(fg_pool_shared *s) {
+    fg_shared_unref(s);
+}
+
 int fg_pool_new(uv_loop_t *loop, const fg_pool_config *cfg, fg_pool **out) {
     if (cfg->naddrs == 0) {
         fg_log_error("no backends configured");
@@ -297,12 +320,14 @@ int fg_pool_new(uv_loop_t *loop, const fg_pool_config *cfg, fg_pool **out) {
     pool->cfg = *cfg;
     pool->cfg.addrs = NULL; /* copied into the backends */
     apply_defaults(&pool->cfg);
-    pool->policy = (fg_health_policy){
-        .unhealthy_after = pool->cfg.unhealthy_after,
-        .healthy_after = pool->cfg.healthy_after,
-        .trial_backoff_min_ms = pool->cfg.health_interval_ms,
-        .trial_backoff_max_ms = pool->cfg.health_interval_ms * 8,
-    };
+    if (cfg->shared) {
+        pool->shared = cfg->shared;
+        fg_shared_ref(pool->shared);
+    } else {
+        fg_health_policy policy = policy_of(&pool->cfg);
+        pool->shared = fg_shared_new(&policy);
+    }
+    pool->cursor = fg_shared_cursor(pool->shared);
     pool->nbackends = cfg->naddrs;
     pool->backends = fg_calloc(cfg->naddrs, sizeof *pool->backends);
     for (size_t i = 0; i < cfg->naddrs; i++) {
@@ -326,6 +351,7 @@ static void on_part_closed(void *arg) {
     for (size_t i = 0; i < pool->nbackends; i++)
         fg_backend_free(pool->backends[i]);
     free(pool->backends);
+    fg_shared_unref(pool->shared);
     void (*closed_cb)(void *) = pool->closed_cb;
     void *closed_arg = pool->closed_arg;
     free(pool);
@@ -377,9 +403,7 @@ static void replace_backends(fg_pool *pool, fg_backend **arr, size_t n) {
     }
     free(pool->backends);
     pool->backends = arr;
-    pool->nbackends = n;
-    if (pool->cursor >= n)
-        pool->cursor = 0;
+    pool->nbackends = n; /* the shared cursor is taken modulo n */
 }
 
 static void on_drained_closed(void *arg) {
@@ -401,7 +425,7 @@ static void on_drained_closed(void *arg) {
 
 /* A removed backend is closed once its last frame call ended. */
 static void attempt_ended(fg_backend *b) {
-    b->stats.in_flight--;
+    FG_BSTAT_ADD(b, in_flight, -1);
     if (b->removed && !b->closing && b->stats.in_flight == 0 && !b->pool->closing)
         fg_backend_close(b, on_drained_closed, b);
 }
@@ -411,7 +435,6 @@ static void start_drain(fg_backend *b) {
     if (b->check_call)
         fg_grpc_call_cancel(b->check_call);
     b->check_call = NULL;
-    b->health.trial_in_flight = false;
     if (b->stats.in_flight == 0)
         fg_backend_close(b, on_drained_closed, b);
 }

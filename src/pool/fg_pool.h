@@ -7,7 +7,11 @@
  * retries on the next healthy backend, at most `retries` more times, within the deadline. It
  * also owns health: passive (faults counted from calls) and active (grpc.health.v1 Check).
  *
- * Threading: one pool per libuv loop; all calls on that loop's thread.
+ * Threading: one pool per libuv loop; all calls on that loop's thread. With --workers N, N
+ * pools (one per worker loop) share one fg_pool_shared: one health state per backend address
+ * (Checks sent by the one pool that is not passive_only, frame faults counted from every pool),
+ * one round-robin cursor, and per-backend counters that /health and /metrics rendered by any
+ * of them sum over all of them. The frame path takes no lock (see src/pool/fg_shared.h).
  */
 #ifndef FG_POOL_H
 #define FG_POOL_H
@@ -20,6 +24,7 @@
 typedef struct fg_pool fg_pool;
 typedef struct fg_call fg_call;
 typedef struct fg_backend fg_backend;
+typedef struct fg_pool_shared fg_pool_shared;
 
 typedef struct fg_pool_config {
     const char *const *addrs; /* "host:port" each; copied by fg_pool_new */
@@ -31,7 +36,15 @@ typedef struct fg_pool_config {
     uint32_t health_interval_ms; /* active Check period */
     uint32_t max_reply_bytes;    /* largest RenderReply accepted (4 MiB) */
     uint32_t max_queue;          /* calls waiting for a stream slot, per backend */
+    fg_pool_shared *shared;      /* NULL: the pool's own; else shared with other pools */
+    bool passive_only;           /* no active Checks: another pool of `shared` sends them */
 } fg_pool_config;
+
+/* State for pools on several threads: health policy from cfg (unhealthy_after, healthy_after,
+ * health_interval_ms; the rest ignored). Each pool given it holds a reference; the creator
+ * drops its own with fg_pool_shared_release (any time after the pools were made). */
+fg_pool_shared *fg_pool_shared_new(const fg_pool_config *cfg);
+void fg_pool_shared_release(fg_pool_shared *s);
 
 /* What the front end asks for. The pool copies what it needs before fg_pool_submit returns. */
 typedef struct fg_frame_request {
@@ -42,13 +55,20 @@ typedef struct fg_frame_request {
     size_t input_len;
 } fg_frame_request;
 
-/* The outcome; every pointer is valid only during the callback. */
+/* The outcome; every pointer is valid only during the callback, except a storage block taken
+ * over through image_storage. */
 typedef struct fg_frame_result {
     int status;          /* gRPC status, 0 = a frame */
     const char *message; /* grpc-message or the proxy's reason, NUL-terminated; "" when none */
     const char *backend; /* address of the backend of the last attempt; NULL if none reached */
     const uint8_t *image;
     size_t image_len;
+    /* A frame whose image lies in the backend reply's buffer (the usual case): the heap block
+     * holding it (image points inside it). The callback may adopt it instead of copying the
+     * image: take *image_storage, set *image_storage = NULL, free() the block when done. Either
+     * way the image crosses from the backend's DATA frames to here with no copy but the one
+     * into that buffer. NULL otherwise (errors; an image the pool could not borrow): copy. */
+    uint8_t **image_storage;
     uint32_t width, height;
     uint8_t format;   /* ImageFormat */
     uint32_t grpc_us; /* duration of the last backend call */

@@ -9,8 +9,10 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "fg_alloc.h"
 #include "fg_backend.h"
 #include "fg_err.h"
 #include "fg_status.h"
@@ -60,8 +62,12 @@ static double us_to_ms(uint64_t us) {
 }
 
 static json_t *backend_json(const fg_backend *b) {
-    const fg_backend_stats *s = fg_backend_get_stats(b);
-    const fg_hist *lat = fg_backend_latency(b);
+    fg_backend_stats totals;
+    const fg_backend_stats *s = &totals;
+    fg_hist *lat = fg_hist_new();
+    char last_error[sizeof((fg_health *)0)->last_error];
+    fg_backend_totals(b, &totals, lat);
+    fg_backend_last_error(b, last_error, sizeof last_error);
     /* The contract's four fields first, then the extra ones. */
     json_t *o = json_object();
     json_object_set_new(o, "address", json_string(fg_backend_address(b)));
@@ -71,12 +77,13 @@ static json_t *backend_json(const fg_backend *b) {
     FG_STATS_BACKEND(FG_BACKEND_STAT_JSON)
 #undef FG_BACKEND_STAT_JSON
     json_object_set_new(o, "state", json_string(fg_backend_state_name(b)));
-    json_object_set_new(o, "last_error", json_string(fg_backend_last_error(b)));
+    json_object_set_new(o, "last_error", json_string(last_error));
     json_t *l = json_object();
     json_object_set_new(l, "p50", json_real(us_to_ms(fg_hist_percentile(lat, 50))));
     json_object_set_new(l, "p90", json_real(us_to_ms(fg_hist_percentile(lat, 90))));
     json_object_set_new(l, "p99", json_real(us_to_ms(fg_hist_percentile(lat, 99))));
     json_object_set_new(o, "latency_ms", l);
+    fg_hist_free(lat);
     return o;
 }
 
@@ -186,6 +193,13 @@ static void render_globals(prom *p) {
 static void render_backends(prom *p, const fg_pool *pool) {
     size_t n = fg_pool_backend_count(pool);
     char label[256];
+    /* Every worker's counters summed once, then rendered from these copies. */
+    fg_backend_stats *totals = fg_calloc(n ? n : 1, sizeof *totals);
+    fg_hist **lat = fg_calloc(n ? n : 1, sizeof *lat);
+    for (size_t i = 0; i < n; i++) {
+        lat[i] = fg_hist_new();
+        fg_backend_totals(fg_pool_backend(pool, i), &totals[i], lat[i]);
+    }
     emit_header(p, "backends", "gauge", "Backends configured");
     emit(p, PREFIX "backends %zu\n", n);
     emit_header(p, "backends_healthy", "gauge", "Backends healthy");
@@ -202,7 +216,7 @@ static void render_backends(prom *p, const fg_pool *pool) {
         const fg_backend *b = fg_pool_backend(pool, i);                                            \
         escape_label(label, sizeof label, fg_backend_address(b));                                  \
         emit(p, PREFIX "backend_" #prom_name "{backend=\"%s\"} %llu\n", label,                     \
-             (unsigned long long)fg_backend_get_stats(b)->json);                                   \
+             (unsigned long long)totals[i].json);                                                  \
     }
     FG_STATS_BACKEND(FG_BACKEND_STAT_PROM)
 #undef FG_BACKEND_STAT_PROM
@@ -211,7 +225,7 @@ static void render_backends(prom *p, const fg_pool *pool) {
     emit_header(p, hname, "histogram", "Frame call duration per backend");
     for (size_t i = 0; i < n; i++) {
         const fg_backend *b = fg_pool_backend(pool, i);
-        const fg_hist *h = fg_backend_latency(b);
+        const fg_hist *h = lat[i];
         escape_label(label, sizeof label, fg_backend_address(b));
         for (size_t k = 0; k < NBUCKETS; k++)
             emit(p, PREFIX "%s_bucket{backend=\"%s\",le=\"%g\"} %llu\n", hname, label,
@@ -222,6 +236,10 @@ static void render_backends(prom *p, const fg_pool *pool) {
         emit(p, PREFIX "%s_count{backend=\"%s\"} %llu\n", hname, label,
              (unsigned long long)fg_hist_count(h));
     }
+    for (size_t i = 0; i < n; i++)
+        fg_hist_free(lat[i]);
+    free(lat);
+    free(totals);
 }
 
 int fg_stats_render_prometheus(const fg_pool *pool, fg_buf *out) {

@@ -28,7 +28,12 @@
     X(COUNTER, frame_requests_total, "Frame requests received over WebSocket")                     \
     X(COUNTER, frame_retries_total, "Backend attempts beyond the first")                           \
     X(COUNTER, client_bytes_in_total, "Bytes read from clients")                                   \
-    X(COUNTER, client_bytes_out_total, "Bytes written to clients")
+    X(COUNTER, client_bytes_out_total, "Bytes written to clients")                                 \
+    X(COUNTER, http_timeouts_total, "Request heads not complete in --header-timeout-ms (408)")     \
+    X(COUNTER, http_head_too_large_total, "Request heads over the size or header limit (431)")     \
+    X(COUNTER, ws_forbidden_total, "WebSocket upgrades refused for their Origin (403)")            \
+    X(COUNTER, ws_unauthorized_total, "WebSocket upgrades without the --auth-token (401)")         \
+    X(COUNTER, ws_keepalive_closes_total, "WebSocket sessions closed for not answering a ping")
 
 typedef enum fg_stat_id {
 #define FG_STATS_ENUM(kind, name, help) FG_STAT_##name,

@@ -23,6 +23,9 @@ static size_t make_specs(fg_config *c, fg_arg_spec *s) {
          "number of backends (range mode)"},
         {"grpc-addrs", FG_ARG_STRING, &c->grpc_addrs, 0, 0, 0, 0, "LIST",
          "comma-separated backend addresses host:port; overrides range mode"},
+        {"grpc-addrs-file", FG_ARG_STRING, &c->grpc_addrs_file, 0, 0, 0, 0, "PATH",
+         "backend addresses from a file (per line or comma-separated, # comments); overrides "
+         "--grpc-addrs; re-read on SIGHUP"},
         {"host", FG_ARG_STRING, &c->host, 0, 0, 0, 0, "ADDR", "address to listen on"},
         {"timeout-ms", FG_ARG_UINT, &c->timeout_ms, 1, 3600000, 0, 0, "MS",
          "per-attempt deadline of a backend call"},
@@ -52,6 +55,8 @@ static size_t make_specs(fg_config *c, fg_arg_spec *s) {
          "require 'Authorization: Bearer TOKEN' or ?token=TOKEN on /ws"},
         {"drain-ms", FG_ARG_UINT, &c->drain_ms, 100, 3600000, 0, 0, "MS",
          "on SIGTERM/SIGINT: finish frames in flight, close clients with 1001, exit this soon"},
+        {"workers", FG_ARG_UINT, &c->workers, 1, FG_CONFIG_MAX_WORKERS, 0, 0, "N",
+         "threads, each with its own loop, SO_REUSEPORT listener and backend connections"},
     };
     memcpy(s, specs, sizeof(specs));
     return sizeof(specs) / sizeof(specs[0]);
@@ -78,6 +83,7 @@ void fg_config_init(fg_config *c) {
     c->header_timeout_ms = 10000;
     c->ws_ping_ms = 30000;
     c->drain_ms = 5000;
+    c->workers = 1;
 }
 
 int fg_config_parse_size(const char *s, uint64_t *out) {
@@ -129,9 +135,32 @@ static bool valid_address(const char *a, size_t len) {
     return port > 0;
 }
 
+static void add_addr(char ***list, size_t *n, const char *a, size_t len) {
+    *list = fg_realloc(*list, (*n + 1) * sizeof(char *));
+    (*list)[(*n)++] = fg_strndup(a, len);
+}
+
 static void add_backend(fg_config *c, const char *a, size_t len) {
-    c->backends = fg_realloc(c->backends, (c->nbackends + 1) * sizeof(char *));
-    c->backends[c->nbackends++] = fg_strndup(a, len);
+    add_addr(&c->backends, &c->nbackends, a, len);
+}
+
+/* One entry of a list: blanks around it trimmed, then checked and appended. */
+static int add_entry(char ***list, size_t *n, const char *b, const char *e, const char *what,
+                     char *err, size_t errlen) {
+    while (b < e && (*b == ' ' || *b == '\t' || *b == '\r'))
+        b++;
+    while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+        e--;
+    if (!valid_address(b, (size_t)(e - b))) {
+        snprintf(err, errlen, "%s: '%.*s' is not host:port", what, (int)(e - b), b);
+        return FG_ERR_INVALID;
+    }
+    if (*n == FG_CONFIG_MAX_BACKENDS) {
+        snprintf(err, errlen, "%s: more than %d backends", what, FG_CONFIG_MAX_BACKENDS);
+        return FG_ERR_INVALID;
+    }
+    add_addr(list, n, b, (size_t)(e - b));
+    return 0;
 }
 
 static int parse_addr_list(fg_config *c, const char *list, char *err, size_t errlen) {
@@ -139,27 +168,89 @@ static int parse_addr_list(fg_config *c, const char *list, char *err, size_t err
     for (;;) {
         const char *comma = strchr(p, ',');
         const char *end = comma ? comma : p + strlen(p);
-        const char *b = p, *e = end;
-        while (b < e && (*b == ' ' || *b == '\t'))
-            b++;
-        while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if (!valid_address(b, (size_t)(e - b))) {
-            snprintf(err, errlen, "--grpc-addrs: '%.*s' is not host:port", (int)(e - b), b);
+        if (add_entry(&c->backends, &c->nbackends, p, end, "--grpc-addrs", err, errlen) < 0)
             return FG_ERR_INVALID;
-        }
-        if (c->nbackends == FG_CONFIG_MAX_BACKENDS) {
-            snprintf(err, errlen, "--grpc-addrs: more than %d backends", FG_CONFIG_MAX_BACKENDS);
-            return FG_ERR_INVALID;
-        }
-        add_backend(c, b, (size_t)(e - b));
         if (!comma)
             return 0;
         p = comma + 1;
     }
 }
 
+/* The entries of one line of an addresses file (its comment already cut off): comma-separated,
+ * empty entries and blank lines skipped. */
+static int parse_file_line(const char *p, const char *end, const char *path, size_t lineno,
+                           char ***list, size_t *n, char *err, size_t errlen) {
+    char what[128];
+    snprintf(what, sizeof what, "%s:%zu", path, lineno);
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *e = comma ? comma : end;
+        const char *q = p;
+        while (q < e && (*q == ' ' || *q == '\t' || *q == '\r'))
+            q++;
+        if (q < e && add_entry(list, n, p, e, what, err, errlen) < 0)
+            return FG_ERR_INVALID;
+        p = comma ? comma + 1 : end;
+    }
+    return 0;
+}
+
+static int parse_addrs_text(const char *text, size_t len, const char *path, char ***list, size_t *n,
+                            char *err, size_t errlen) {
+    const char *p = text, *end = text + len;
+    for (size_t lineno = 1; p < end; lineno++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        const char *hash = memchr(p, '#', (size_t)(eol - p));
+        if (parse_file_line(p, hash ? hash : eol, path, lineno, list, n, err, errlen) < 0)
+            return FG_ERR_INVALID;
+        p = nl ? nl + 1 : end;
+    }
+    if (*n == 0) {
+        snprintf(err, errlen, "%s: no backend addresses", path);
+        return FG_ERR_INVALID;
+    }
+    return 0;
+}
+
+int fg_config_read_addrs_file(const char *path, char ***out, size_t *nout, char *err,
+                              size_t errlen) {
+    *out = NULL;
+    *nout = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return FG_ERR_INVALID;
+    }
+    char *text = fg_malloc(FG_CONFIG_MAX_ADDRS_FILE + 1);
+    size_t len = fread(text, 1, FG_CONFIG_MAX_ADDRS_FILE + 1, f);
+    int rc = FG_ERR_INVALID;
+    if (ferror(f))
+        snprintf(err, errlen, "%s: read error", path);
+    else if (len > FG_CONFIG_MAX_ADDRS_FILE)
+        snprintf(err, errlen, "%s: larger than %d bytes", path, FG_CONFIG_MAX_ADDRS_FILE);
+    else
+        rc = parse_addrs_text(text, len, path, out, nout, err, errlen);
+    free(text);
+    fclose(f);
+    if (rc < 0) {
+        fg_config_free_addrs(*out, *nout);
+        *out = NULL;
+        *nout = 0;
+    }
+    return rc;
+}
+
+void fg_config_free_addrs(char **addrs, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(addrs[i]);
+    free(addrs);
+}
+
 static int build_backends(fg_config *c, char *err, size_t errlen) {
+    if (c->grpc_addrs_file)
+        return fg_config_read_addrs_file(c->grpc_addrs_file, &c->backends, &c->nbackends, err,
+                                         errlen);
     if (c->grpc_addrs)
         return parse_addr_list(c, c->grpc_addrs, err, errlen);
     if (c->start_port + c->num_servers - 1 > 65535) {
@@ -206,15 +297,14 @@ void fg_config_usage(const fg_config *defaults, FILE *out) {
                   "backends.\n"
                   "  framegate --start-port 50051 --num-servers 4   # localhost:50051..50054\n"
                   "  framegate --grpc-addrs \"localhost:50051,localhost:50055\"\n"
+                  "  framegate --grpc-addrs-file backends.txt   # kill -HUP re-reads it\n"
                   "The browser page is at http://HOST:WS-PORT/, the WebSocket at /ws, "
                   "/health and /metrics next to them.",
                   specs, n);
 }
 
 void fg_config_free(fg_config *c) {
-    for (size_t i = 0; i < c->nbackends; i++)
-        free(c->backends[i]);
-    free(c->backends);
+    fg_config_free_addrs(c->backends, c->nbackends);
     c->backends = NULL;
     c->nbackends = 0;
 }

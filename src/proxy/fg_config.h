@@ -1,8 +1,9 @@
 /*
  * fg_config: the framegate command line (the original's flags plus ours), parsed with fg_args.
  *
- * Backends come from --grpc-addrs (comma list, overrides range mode) or from the range
- * --start-port .. --start-port + --num-servers - 1 on localhost.
+ * Backends come from --grpc-addrs-file (a file; re-read on SIGHUP by fg_main), else from
+ * --grpc-addrs (comma list), else from the range --start-port .. --start-port + --num-servers - 1
+ * on localhost.
  */
 #ifndef FG_CONFIG_H
 #define FG_CONFIG_H
@@ -13,12 +14,15 @@
 #include <stdio.h>
 
 #define FG_CONFIG_MAX_BACKENDS 1024
+#define FG_CONFIG_MAX_WORKERS 64
+#define FG_CONFIG_MAX_ADDRS_FILE (1024 * 1024) /* bytes of a --grpc-addrs-file */
 
 typedef struct fg_config {
     uint64_t ws_port;
     uint64_t start_port;
     uint64_t num_servers;
-    const char *grpc_addrs; /* NULL: range mode */
+    const char *grpc_addrs;      /* NULL: range mode */
+    const char *grpc_addrs_file; /* NULL: none; wins over grpc_addrs */
     const char *host;
     uint64_t timeout_ms;
     uint64_t retries;
@@ -35,6 +39,7 @@ typedef struct fg_config {
     const char *allowed_origins; /* NULL: any */
     const char *auth_token;      /* NULL: none */
     uint64_t drain_ms;
+    uint64_t workers; /* threads, each its own loop, listener and backend connections */
 
     char **backends; /* "host:port" each, owned */
     size_t nbackends;
@@ -50,6 +55,16 @@ int fg_config_parse(fg_config *c, int argc, char **argv, char *err, size_t errle
 void fg_config_usage(const fg_config *defaults, FILE *out);
 /* Frees the backend list (c itself is the caller's). */
 void fg_config_free(fg_config *c);
+
+/*
+ * Reads a backend addresses file: "host:port" entries one per line or comma-separated; blank
+ * lines, blanks around entries and comments (from '#' to the end of the line) are ignored. At
+ * most FG_CONFIG_MAX_ADDRS_FILE bytes and FG_CONFIG_MAX_BACKENDS entries. 0 with *out (owned;
+ * fg_config_free_addrs) and *n >= 1, or FG_ERR_INVALID with *out NULL and a one-line message
+ * naming the file (and line) in err.
+ */
+int fg_config_read_addrs_file(const char *path, char ***out, size_t *n, char *err, size_t errlen);
+void fg_config_free_addrs(char **addrs, size_t n);
 
 /* Parses a size like "1048576", "64KiB", "1MiB", "2M" (binary units). 0 or FG_ERR_INVALID. */
 int fg_config_parse_size(const char *s, uint64_t *out);

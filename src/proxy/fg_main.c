@@ -1,43 +1,59 @@
 /*
- * framegate: the proxy binary. Parses the flags, builds the backend pool and the front end on
- * one libuv loop, prints where it listens, and shuts down gracefully on SIGINT/SIGTERM within
- * --drain-ms (fg_front_shutdown; a second signal exits at once).
+ * framegate: the proxy binary. Parses the flags, builds --workers workers (fg_worker: each its
+ * own loop, thread, pool and listener; one shared health state per backend), prints where it
+ * listens, and keeps the signals on the main thread's loop:
+ *  - SIGINT/SIGTERM: every worker shuts down gracefully within --drain-ms (a second signal
+ *    exits at once); the process exits once all of them stopped;
+ *  - SIGHUP: re-reads --grpc-addrs-file once and hands the list to every worker, which applies
+ *    it with fg_pool_set_backends (a bad file is logged and keeps the old list).
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
+#include "fg_alloc.h"
 #include "fg_args.h"
 #include "fg_config.h"
 #include "fg_err.h"
-#include "fg_front.h"
 #include "fg_log.h"
 #include "fg_pool.h"
-
-#define MAX_REPLY_BYTES (4u * 1024 * 1024)
-#define MAX_BACKEND_QUEUE 1024
+#include "fg_worker.h"
 
 typedef struct proxy {
     uv_loop_t loop;
     fg_config cfg;
-    fg_pool *pool;
-    fg_front *front;
-    uv_signal_t sigint, sigterm;
+    fg_pool_shared *shared;
+    fg_worker **workers;
+    size_t nworkers;
+    uv_async_t worker_stopped; /* a worker's loop ended (sent from its thread) */
+    atomic_size_t nstopped;
+    uv_signal_t sigint, sigterm, sighup;
     bool stopping;
 } proxy;
 
-static void on_pool_closed(void *arg) {
+static void on_worker_stopped_thread(void *arg) {
     proxy *p = arg;
-    uv_close((uv_handle_t *)&p->sigint, NULL);
-    uv_close((uv_handle_t *)&p->sigterm, NULL);
+    atomic_fetch_add(&p->nstopped, 1);
+    uv_async_send(&p->worker_stopped);
 }
 
-static void on_front_done(void *arg) {
-    proxy *p = arg;
-    p->front = NULL;
-    fg_pool_close(p->pool, on_pool_closed, p);
+static void on_worker_stopped(uv_async_t *handle) {
+    proxy *p = handle->data;
+    if (atomic_load(&p->nstopped) < p->nworkers)
+        return;
+    uv_close((uv_handle_t *)&p->worker_stopped, NULL);
+    uv_close((uv_handle_t *)&p->sigint, NULL);
+    uv_close((uv_handle_t *)&p->sigterm, NULL);
+    uv_close((uv_handle_t *)&p->sighup, NULL);
+}
+
+static void stop_workers(proxy *p) {
+    p->stopping = true;
+    for (size_t i = 0; i < p->nworkers; i++)
+        fg_worker_shutdown(p->workers[i]);
 }
 
 static void on_signal(uv_signal_t *sig, int signum) {
@@ -46,16 +62,36 @@ static void on_signal(uv_signal_t *sig, int signum) {
         fg_log_warn("second signal: exiting now");
         exit(1);
     }
-    p->stopping = true;
     fg_log_info("%s: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    fg_front_shutdown(p->front, (uint32_t)p->cfg.drain_ms, on_front_done, p);
+    stop_workers(p);
+}
+
+static void on_sighup(uv_signal_t *sig, int signum) {
+    proxy *p = sig->data;
+    char err[256];
+    char **addrs;
+    size_t n;
+    if (!p->cfg.grpc_addrs_file) {
+        fg_log_warn("SIGHUP: no --grpc-addrs-file to re-read; backends unchanged");
+        return;
+    }
+    if (p->stopping)
+        return;
+    if (fg_config_read_addrs_file(p->cfg.grpc_addrs_file, &addrs, &n, err, sizeof err) < 0) {
+        fg_log_error("SIGHUP: %s; keeping the current backends", err);
+        return;
+    }
+    fg_log_info("SIGHUP: %zu backends in %s", n, p->cfg.grpc_addrs_file);
+    for (size_t i = 0; i < p->nworkers; i++)
+        fg_worker_reload(p->workers[i], addrs, n);
+    fg_config_free_addrs(addrs, n);
 }
 
 /* The page URL: a wildcard bind address is reachable as localhost. */
 static void print_banner(proxy *p) {
     char addr[80];
     uint16_t port;
-    fg_front_address(p->front, addr, sizeof(addr), &port);
+    fg_worker_address(p->workers[0], addr, sizeof(addr), &port);
     const char *host = p->cfg.host;
     if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || strcmp(host, "[::]") == 0)
         host = "localhost";
@@ -66,52 +102,68 @@ static void print_banner(proxy *p) {
     for (size_t i = 0; i < p->cfg.nbackends; i++)
         printf("%s %s", i ? "," : "", p->cfg.backends[i]);
     printf("\n");
+    if (p->nworkers > 1)
+        printf("workers: %zu\n", p->nworkers);
     fflush(stdout);
     fg_log_info("listening on %s", addr);
 }
 
-static int start(proxy *p) {
-    fg_pool_config pc = {
-        .addrs = (const char *const *)p->cfg.backends,
-        .naddrs = p->cfg.nbackends,
-        .timeout_ms = (uint32_t)p->cfg.timeout_ms,
-        .retries = (uint32_t)p->cfg.retries,
+/* Builds every worker; worker 0 first, whose port (maybe picked by the kernel) the others
+ * share through SO_REUSEPORT. On failure the ones built are started only to stop at once. */
+static int build_workers(proxy *p) {
+    fg_pool_config policy = {
         .unhealthy_after = (uint32_t)p->cfg.unhealthy_after,
         .healthy_after = (uint32_t)p->cfg.healthy_after,
         .health_interval_ms = (uint32_t)p->cfg.health_interval_ms,
-        .max_reply_bytes = MAX_REPLY_BYTES,
-        .max_queue = MAX_BACKEND_QUEUE,
     };
-    if (fg_pool_new(&p->loop, &pc, &p->pool) != 0) {
-        fprintf(stderr, "framegate: bad backend list (see the message above)\n");
-        return 2;
+    p->shared = fg_pool_shared_new(&policy);
+    p->workers = fg_calloc(p->cfg.workers, sizeof *p->workers);
+    uint16_t port = (uint16_t)p->cfg.ws_port;
+    for (size_t i = 0; i < p->cfg.workers; i++) {
+        fg_worker_config wc = {
+            .cfg = &p->cfg,
+            .shared = p->shared,
+            .index = (unsigned)i,
+            .port = port,
+            .reuseport = p->cfg.workers > 1,
+            .stopped = on_worker_stopped_thread,
+            .stopped_arg = p,
+        };
+        int rc = fg_worker_new(&wc, &p->workers[i]);
+        if (rc != 0)
+            return rc;
+        p->nworkers++;
+        if (i == 0)
+            fg_worker_address(p->workers[0], (char[80]){0}, 80, &port);
     }
-    fg_front_config fc = {
-        .host = p->cfg.host,
-        .port = (uint16_t)p->cfg.ws_port,
-        .max_inflight = (uint32_t)p->cfg.max_inflight,
-        .max_message = p->cfg.max_message,
-        .max_connections = (uint32_t)p->cfg.max_connections,
-        .header_timeout_ms = (uint32_t)p->cfg.header_timeout_ms,
-        .ws_ping_ms = (uint32_t)p->cfg.ws_ping_ms,
-        .allowed_origins = p->cfg.allowed_origins,
-        .auth_token = p->cfg.auth_token,
-        .log_frames = p->cfg.log_frames,
-    };
-    int rc = fg_front_new(&p->loop, p->pool, &fc, &p->front);
-    if (rc < 0) {
-        fprintf(stderr, "framegate: cannot listen on %s:%llu: %s\n", p->cfg.host,
-                (unsigned long long)p->cfg.ws_port, uv_strerror(rc));
-        fg_pool_close(p->pool, NULL, NULL);
-        return 1;
-    }
+    return 0;
+}
+
+static int start(proxy *p) {
+    uv_async_init(&p->loop, &p->worker_stopped, on_worker_stopped);
+    p->worker_stopped.data = p;
     uv_signal_init(&p->loop, &p->sigint);
     uv_signal_init(&p->loop, &p->sigterm);
-    p->sigint.data = p->sigterm.data = p;
+    uv_signal_init(&p->loop, &p->sighup);
+    p->sigint.data = p->sigterm.data = p->sighup.data = p;
     uv_signal_start(&p->sigint, on_signal, SIGINT);
     uv_signal_start(&p->sigterm, on_signal, SIGTERM);
-    print_banner(p);
-    return 0;
+    uv_signal_start(&p->sighup, on_sighup, SIGHUP);
+    int status = build_workers(p);
+    if (status == 0)
+        print_banner(p);
+    else
+        stop_workers(p);
+    for (size_t i = 0; i < p->nworkers; i++) {
+        int rc = fg_worker_start(p->workers[i]);
+        if (rc < 0) {
+            fprintf(stderr, "framegate: cannot start a worker thread: %s\n", uv_strerror(rc));
+            exit(1);
+        }
+    }
+    if (p->nworkers == 0)
+        on_worker_stopped(&p->worker_stopped); /* nothing to wait for */
+    return status;
 }
 
 int main(int argc, char **argv) {
@@ -137,6 +189,10 @@ int main(int argc, char **argv) {
     int status = start(&p);
     uv_run(&p.loop, UV_RUN_DEFAULT);
     uv_loop_close(&p.loop);
+    for (size_t i = 0; i < p.nworkers; i++)
+        fg_worker_free(p.workers[i]);
+    free(p.workers);
+    fg_pool_shared_release(p.shared);
     fg_config_free(&p.cfg);
     if (status == 0)
         fg_log_info("stopped");

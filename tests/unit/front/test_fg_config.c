@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fg_args.h"
 #include "fg_config.h"
@@ -176,6 +178,83 @@ static void bad_values_are_errors_with_a_message(void **state) {
     }
 }
 
+/* Writes text to a fresh temporary file; its path in path (64 bytes). */
+static void temp_file(char *path, const char *text) {
+    snprintf(path, 64, "/tmp/fg_config_test_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void addrs_file(void **state) {
+    char path[64], err[256];
+    temp_file(path, "# backends\n127.0.0.1:50051\n  localhost:50052 , [::1]:50053 # v6\r\n\n"
+                    ",, 10.0.0.1:7\n");
+    char **addrs;
+    size_t n;
+    assert_int_equal(fg_config_read_addrs_file(path, &addrs, &n, err, sizeof err), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(addrs[0], "127.0.0.1:50051");
+    assert_string_equal(addrs[1], "localhost:50052");
+    assert_string_equal(addrs[2], "[::1]:50053");
+    assert_string_equal(addrs[3], "10.0.0.1:7");
+    fg_config_free_addrs(addrs, n);
+
+    /* The flag: the file wins over --grpc-addrs and range mode. */
+    fg_config c;
+    assert_int_equal(PARSE(&c, err, "--grpc-addrs", "a:1", "--grpc-addrs-file", path), 0);
+    assert_int_equal(c.nbackends, 4);
+    assert_string_equal(c.backends[3], "10.0.0.1:7");
+    fg_config_free(&c);
+    unlink(path);
+}
+
+static void bad_addrs_files(void **state) {
+    static const struct {
+        const char *text, *why;
+    } cases[] = {
+        {"", "no backend addresses"},
+        {"# nothing\n\n  \n", "no backend addresses"},
+        {"a:1\nb:2\nnoport\n", ":3: 'noport' is not host:port"},
+        {"a:1, b:99999\n", ":1: 'b:99999' is not host:port"},
+        {"::1:80\n", "is not host:port"},
+    };
+    char path[64], err[256];
+    char **addrs = (char **)1;
+    size_t n = 7;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        temp_file(path, cases[i].text);
+        err[0] = '\0';
+        assert_int_equal(fg_config_read_addrs_file(path, &addrs, &n, err, sizeof err),
+                         FG_ERR_INVALID);
+        assert_null(addrs);
+        assert_int_equal(n, 0);
+        assert_non_null(strstr(err, path));
+        assert_non_null(strstr(err, cases[i].why));
+        unlink(path);
+    }
+    assert_int_equal(fg_config_read_addrs_file("/nonexistent/fg", &addrs, &n, err, sizeof err),
+                     FG_ERR_INVALID);
+    assert_non_null(strstr(err, "No such file"));
+    fg_config c;
+    assert_int_equal(PARSE(&c, err, "--grpc-addrs-file", "/nonexistent/fg"), FG_ERR_INVALID);
+    assert_int_equal(c.nbackends, 0);
+
+    /* Over the size limit. */
+    snprintf(path, sizeof path, "/tmp/fg_config_test_XXXXXX");
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    for (int i = 0; i <= FG_CONFIG_MAX_ADDRS_FILE / 16; i++)
+        fputs("# padding......\n", f);
+    fputs("a:1\n", f);
+    fclose(f);
+    assert_int_equal(fg_config_read_addrs_file(path, &addrs, &n, err, sizeof err), FG_ERR_INVALID);
+    assert_non_null(strstr(err, "larger than"));
+    unlink(path);
+}
+
 static void help(void **state) {
     fg_config c;
     char err[256];
@@ -186,11 +265,11 @@ static void help(void **state) {
     fg_config_init(&c);
     fg_config_usage(&c, out);
     fclose(out);
-    const char *flags[] = {"--ws-port",         "--start-port",    "--num-servers",
-                           "--grpc-addrs",      "--host",          "--timeout-ms",
-                           "--retries",         "--max-inflight",  "--max-message",
-                           "--unhealthy-after", "--healthy-after", "--health-interval-ms",
-                           "--log-frames",      "--help"};
+    const char *flags[] = {
+        "--ws-port",     "--start-port",      "--num-servers",   "--grpc-addrs",
+        "--host",        "--timeout-ms",      "--retries",       "--max-inflight",
+        "--max-message", "--unhealthy-after", "--healthy-after", "--health-interval-ms",
+        "--log-frames",  "--grpc-addrs-file", "--help"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         assert_non_null(strstr(buf, flags[i]));
     assert_non_null(strstr(buf, "(default 8086)"));
@@ -206,6 +285,8 @@ int main(void) {
         cmocka_unit_test(hardening_flags),
         cmocka_unit_test(sizes),
         cmocka_unit_test(bad_values_are_errors_with_a_message),
+        cmocka_unit_test(addrs_file),
+        cmocka_unit_test(bad_addrs_files),
         cmocka_unit_test(help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

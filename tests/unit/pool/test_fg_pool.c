@@ -185,9 +185,11 @@ static void test_backend_killed_under_load_then_back(void **state) {
     const fg_backend *b = fg_pool_backend(pool, 1);
     pool_wait w = {pool, NPEERS - 1};
     assert_true(test_run_until(&loop, healthy_count_is, &w, 2000));
-    assert_false(b->health.healthy);
+    assert_false(fg_backend_healthy(b));
     assert_string_equal(fg_backend_state_name(b), "unhealthy");
-    assert_memory_equal(b->health.last_error, "UNAVAILABLE ", 12);
+    char last_error[160];
+    fg_backend_last_error(b, last_error, sizeof last_error);
+    assert_memory_equal(last_error, "UNAVAILABLE ", 12);
     /* Frames now skip it. */
     for (int i = 0; i < 6; i++) {
         frame_out o;
@@ -217,7 +219,9 @@ static void test_no_backends_and_close_in_flight(void **state) {
     fg_pool *pool = new_pool(&loop, a, 1);
     const fg_backend *b = fg_pool_backend(pool, 0);
     test_run_for(&loop, 300);
-    assert_string_equal(b->health.last_error, "UNAVAILABLE connection refused");
+    char last_error[160];
+    fg_backend_last_error(b, last_error, sizeof last_error);
+    assert_string_equal(last_error, "UNAVAILABLE connection refused");
     fg_frame_request req = {.model = "sanders", .model_len = 7, .frame = 1};
     fg_call *call;
     frame_out o = {0};
@@ -340,7 +344,9 @@ static bool conn_ready(void *arg) {
 }
 
 static bool no_health_seen(void *arg) {
-    return ((const fg_backend *)arg)->health.no_health_service;
+    fg_health h;
+    fg_bshared_snapshot(((const fg_backend *)arg)->shared, &h);
+    return h.no_health_service;
 }
 
 /* A backend without the health service is recovered by a trial frame, also after a restart. */
@@ -357,7 +363,7 @@ static void test_no_health_service_trial_frames(void **state) {
     fg_pool *pool = new_pool(&loop, a, 1);
     const fg_backend *b = fg_pool_backend(pool, 0);
     assert_true(test_run_until(&loop, no_health_seen, (void *)b, 5000));
-    assert_false(b->health.healthy);
+    assert_false(fg_backend_healthy(b));
     frame_out o;
     submit(pool, "sanders", 42, &o); /* the trial frame */
     assert_true(test_run_until(&loop, frame_done, &o, 5000));

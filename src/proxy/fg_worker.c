@@ -1,0 +1,174 @@
+#include "fg_worker.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <uv.h>
+
+#include "fg_alloc.h"
+#include "fg_front.h"
+#include "fg_log.h"
+
+#define MAX_REPLY_BYTES (4u * 1024 * 1024)
+#define MAX_BACKEND_QUEUE 1024
+
+/* A backend list on its way to a worker. */
+typedef struct reload_msg {
+    char **addrs;
+    size_t n;
+} reload_msg;
+
+struct fg_worker {
+    fg_worker_config wc;
+    uv_loop_t loop;
+    uv_thread_t thread;
+    bool started;
+    fg_pool *pool;
+    fg_front *front;
+    uv_async_t wakeup;
+    atomic_bool stop_requested;
+    _Atomic(reload_msg *) reload;
+    bool stopping; /* on the worker's thread */
+};
+
+static void reload_msg_free(reload_msg *m) {
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        free(m->addrs[i]);
+    free(m->addrs);
+    free(m);
+}
+
+static void on_pool_closed(void *arg) {
+    fg_worker *w = arg;
+    w->pool = NULL;
+    uv_close((uv_handle_t *)&w->wakeup, NULL); /* the last handle: the loop ends */
+}
+
+static void on_front_done(void *arg) {
+    fg_worker *w = arg;
+    w->front = NULL;
+    fg_pool_close(w->pool, on_pool_closed, w);
+}
+
+static void begin_shutdown(fg_worker *w) {
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    fg_front_shutdown(w->front, (uint32_t)w->wc.cfg->drain_ms, on_front_done, w);
+}
+
+static void on_wakeup(uv_async_t *handle) {
+    fg_worker *w = handle->data;
+    reload_msg *m = atomic_exchange(&w->reload, NULL);
+    if (m && !w->stopping)
+        fg_pool_set_backends(w->pool, (const char *const *)m->addrs, m->n); /* logs the change */
+    reload_msg_free(m);
+    if (atomic_load(&w->stop_requested))
+        begin_shutdown(w);
+}
+
+static fg_pool_config pool_config(const fg_worker_config *wc) {
+    const fg_config *c = wc->cfg;
+    return (fg_pool_config){
+        .addrs = (const char *const *)c->backends,
+        .naddrs = c->nbackends,
+        .timeout_ms = (uint32_t)c->timeout_ms,
+        .retries = (uint32_t)c->retries,
+        .unhealthy_after = (uint32_t)c->unhealthy_after,
+        .healthy_after = (uint32_t)c->healthy_after,
+        .health_interval_ms = (uint32_t)c->health_interval_ms,
+        .max_reply_bytes = MAX_REPLY_BYTES,
+        .max_queue = MAX_BACKEND_QUEUE,
+        .shared = wc->shared,
+        .passive_only = wc->index > 0,
+    };
+}
+
+static fg_front_config front_config(const fg_worker_config *wc) {
+    const fg_config *c = wc->cfg;
+    return (fg_front_config){
+        .host = c->host,
+        .port = wc->port,
+        .reuseport = wc->reuseport,
+        .max_inflight = (uint32_t)c->max_inflight,
+        .max_message = c->max_message,
+        .max_connections = (uint32_t)c->max_connections,
+        .header_timeout_ms = (uint32_t)c->header_timeout_ms,
+        .ws_ping_ms = (uint32_t)c->ws_ping_ms,
+        .allowed_origins = c->allowed_origins,
+        .auth_token = c->auth_token,
+        .log_frames = c->log_frames,
+    };
+}
+
+int fg_worker_new(const fg_worker_config *wc, fg_worker **out) {
+    fg_worker *w = fg_calloc(1, sizeof *w);
+    w->wc = *wc;
+    atomic_init(&w->stop_requested, false);
+    atomic_init(&w->reload, NULL);
+    uv_loop_init(&w->loop);
+    fg_pool_config pc = pool_config(wc);
+    if (fg_pool_new(&w->loop, &pc, &w->pool) != 0) {
+        fprintf(stderr, "framegate: bad backend list (see the message above)\n");
+        uv_loop_close(&w->loop);
+        free(w);
+        return 2;
+    }
+    fg_front_config fc = front_config(wc);
+    int rc = fg_front_new(&w->loop, w->pool, &fc, &w->front);
+    if (rc < 0) {
+        fprintf(stderr, "framegate: cannot listen on %s:%u: %s\n", wc->cfg->host,
+                (unsigned)wc->port, uv_strerror(rc));
+        fg_pool_close(w->pool, NULL, NULL);
+        uv_run(&w->loop, UV_RUN_DEFAULT); /* lets the pool and the listener close */
+        uv_loop_close(&w->loop);
+        free(w);
+        return 1;
+    }
+    uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+    w->wakeup.data = w;
+    *out = w;
+    return 0;
+}
+
+void fg_worker_address(const fg_worker *w, char *buf, size_t len, uint16_t *port) {
+    fg_front_address(w->front, buf, len, port);
+}
+
+static void run(void *arg) {
+    fg_worker *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    w->wc.stopped(w->wc.stopped_arg);
+}
+
+int fg_worker_start(fg_worker *w) {
+    int rc = uv_thread_create(&w->thread, run, w);
+    if (rc == 0)
+        w->started = true;
+    return rc;
+}
+
+void fg_worker_shutdown(fg_worker *w) {
+    atomic_store(&w->stop_requested, true);
+    uv_async_send(&w->wakeup);
+}
+
+void fg_worker_reload(fg_worker *w, char *const *addrs, size_t n) {
+    reload_msg *m = fg_calloc(1, sizeof *m);
+    m->addrs = fg_calloc(n, sizeof *m->addrs);
+    for (size_t i = 0; i < n; i++)
+        m->addrs[i] = fg_strdup(addrs[i]);
+    m->n = n;
+    reload_msg_free(atomic_exchange(&w->reload, m));
+    uv_async_send(&w->wakeup);
+}
+
+void fg_worker_free(fg_worker *w) {
+    if (w->started)
+        uv_thread_join(&w->thread);
+    uv_loop_close(&w->loop);
+    reload_msg_free(atomic_exchange(&w->reload, NULL));
+    free(w);
+}
