@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh build
-[ -f build/build.ninja ] || meson setup build -Dtests=false >/dev/null
-ninja -C build >/dev/null
+if [ ! -f build/build.ninja ]; then
+  meson setup build -Dtests=false >build.setup.log 2>&1 || { cat build.setup.log; exit 1; }
+fi
+ninja -C build >build.log 2>&1 || { cat build.log; exit 1; }
 
 n=${NUM_SERVERS:-4}
 port=${START_PORT:-50051}
