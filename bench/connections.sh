@@ -39,14 +39,7 @@ lib_machine
 rss_idle=$(lib_rss_kib "$PROXY_PID")
 
 # Sample the proxy's RSS every 0.2 s while framebench runs; the peak is what matters.
-(
-	while kill -0 "$PROXY_PID" 2>/dev/null; do
-		lib_rss_kib "$PROXY_PID" 2>/dev/null || true
-		sleep 0.2
-	done
-) >"$work/rss.samples" &
-sampler=$!
-LIB_PIDS+=("$sampler")
+lib_sample_rss 0.2 "$work/rss.samples"
 
 r=$work/conns.json
 before=$(lib_cpu_ticks "$PROXY_PID")
@@ -60,38 +53,29 @@ servers_after=$(lib_ticks_sum "${SERVER_PIDS[@]}")
 client_cpu=$BENCH_CPU_S
 sleep 1 # let the proxy finish closing the connections
 rss_after=$(lib_rss_kib "$PROXY_PID")
-lib_stop_pid "$sampler"
-lib_forget "$sampler"
-rss_peak=$(sort -n "$work/rss.samples" | tail -n 1)
+lib_stop "$SAMPLER_PID"
+rss_peak=$(awk '$2 > m { m = $2 } END { print m }' "$work/rss.samples")
 
 opened=$(lib_json "$r" '.connections_open')
-sent=$(lib_json "$r" '.sent')
-replies=$(lib_json "$r" '.replies')
-ok=$(lib_json "$r" '.replies_by_status.OK // 0')
-lost=$(lib_json "$r" '.lost')
-failures=$(lib_json "$r" '.connection_failures')
 fps=$(lib_json "$r" '.frames_per_s')
-p50=$(lib_json "$r" '.latency.round_trip.p50_us')
-p99=$(lib_json "$r" '.latency.round_trip.p99_us')
+lib_ws_summary "$r"
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 
 echo
-printf '%-34s %s\n' "connections opened" "$opened of $conns (connection errors: $failures)"
+printf '%-34s %s\n' "connections opened" "$opened of $conns (connection errors: $WS_FAILURES)"
 printf '%-34s %s\n' "proxy RSS before clients" "$(mib "$rss_idle")"
 printf '%-34s %s\n' "proxy RSS peak (0.2 s samples)" "$(mib "$rss_peak")"
 printf '%-34s %s\n' "proxy RSS per connection (peak)" \
 	"$(awk -v a="$rss_peak" -v b="$rss_idle" -v n="$opened" 'BEGIN { if (n > 0) printf "%.2f KiB", (a - b) / n; else print "-" }')"
 printf '%-34s %s\n' "proxy RSS after clients left" "$(mib "$rss_after")"
-printf '%-34s %s\n' "frames sent / answered / OK" "$sent / $replies / $ok"
-others=$(lib_json "$r" '[.replies_by_status | to_entries[] | select(.key != "OK") | "\(.key) \(.value)"] | join(", ")')
-printf '%-34s %s\n' "replies not OK" "${others:-none}"
-printf '%-34s %s\n' "lost (sent, never answered)" "$lost"
+printf '%-34s %s\n' "frames sent / answered / OK" "$WS_SENT / $WS_REPLIES / $WS_OK"
+printf '%-34s %s\n' "replies not OK" "${WS_NOT_OK:-none}"
+printf '%-34s %s\n' "lost (sent, never answered)" "$WS_LOST"
 printf '%-34s %s\n' "frames/s in the window" "$(printf '%.0f' "$fps")"
-printf '%-34s %s\n' "round trip p50 / p99" "$p50 us / $p99 us"
-printf '%-34s %s\n' "proxy CPU per frame (incl. connect)" "$(lib_us_per_frame $((after - before)) "$replies") us"
+printf '%-34s %s\n' "round trip p50 / p99" "$WS_P50 us / $WS_P99 us"
+printf '%-34s %s\n' "proxy CPU per frame (incl. connect)" "$(lib_us_per_frame $((after - before)) "$WS_REPLIES") us"
 printf '%-34s %s\n' "CPU seconds proxy / client / backends" "$(awk -v p=$((after - before)) \
 	-v s=$((servers_after - servers_before)) -v c="$client_cpu" -v hz="$clk_tck" \
 	'BEGIN { printf "%.1f / %.1f / %.1f", p / hz, c, s / hz }')"
 printf '%-34s %s\n' "wall time (connect + load + drain)" "$(awk -v a="$start_s" -v b="$end_s" 'BEGIN { printf "%.1f s", b - a }')"
-errors=$(lib_json "$r" '.errors | join("; ")')
-[ -z "$errors" ] || printf '%-34s %s\n' "framebench errors" "$errors"
+[ -z "$WS_ERRORS" ] || printf '%-34s %s\n' "framebench errors" "$WS_ERRORS"

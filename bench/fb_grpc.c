@@ -208,17 +208,19 @@ static void start_load(grpc_run *r) {
         start_phase(r, PH_RUN, r->o.duration_s);
 }
 
+/* Notes why a call to t failed; returns whether the failure means t cannot serve at all. */
+static bool note_call_error(grpc_run *r, const target *t, const fg_grpc_result *res) {
+    char why[300];
+    int fatal;
+    fb_rpc_explain(why, sizeof(why), t->addr.authority, r->o.model, res,
+                   fg_grpc_conn_last_error(t->conn), &fatal);
+    note_error(r, why);
+    return fatal != 0;
+}
+
 static void on_probe_result(grpc_run *r, worker *w, const fg_grpc_result *res) {
-    target *t = &r->targets[w->target];
-    if (res->status != FG_STATUS_OK) {
-        char why[300];
-        int fatal;
-        fb_rpc_explain(why, sizeof(why), t->addr.authority, r->o.model, res,
-                       fg_grpc_conn_last_error(t->conn), &fatal);
-        note_error(r, why);
-        if (fatal)
-            r->probe_failed = true;
-    }
+    if (res->status != FG_STATUS_OK && note_call_error(r, &r->targets[w->target], res))
+        r->probe_failed = true;
     if (--r->probes_left == 0)
         start_load(r);
 }
@@ -244,13 +246,8 @@ static void on_call_done(void *user, const fg_grpc_result *res) {
         fc_status_count(&r->statuses, (unsigned)res->status);
         if (r->ph == PH_RUN && res->status == FG_STATUS_OK)
             t->frames_in_window++;
-        if (res->status != FG_STATUS_OK) {
-            char why[300];
-            int fatal;
-            fb_rpc_explain(why, sizeof(why), t->addr.authority, r->o.model, res,
-                           fg_grpc_conn_last_error(t->conn), &fatal);
-            note_error(r, why);
-        }
+        if (res->status != FG_STATUS_OK)
+            note_call_error(r, t, res);
     }
     if (phase_is_loading(r)) {
         if (r->round_robin && r->ph == PH_RUN)
@@ -399,17 +396,10 @@ static int parse_flags(grpc_opts *o, int argc, char **argv) {
         {"timeout", FG_ARG_DOUBLE, &o->timeout_s, 0, 0, 0.001, 3600, "S", "per-call deadline"},
         {"json", FG_ARG_SWITCH, &o->json, 0, 0, 0, 0, NULL, "print the results as JSON"},
     };
-    size_t n = sizeof(specs) / sizeof(specs[0]);
-    char err[256];
-    int rc = fg_args_parse(specs, n, argc, argv, 2, err, sizeof(err));
-    if (rc == FG_ARGS_HELP) {
-        fg_args_usage(stdout, usage, summary, specs, n);
-        return 0;
-    }
-    if (rc < 0) {
-        fprintf(stderr, "framebench grpc: %s\n", err);
-        return 2;
-    }
+    int rc = fg_args_run("framebench grpc", usage, summary, specs, sizeof(specs) / sizeof(specs[0]),
+                         argc, argv, 2);
+    if (rc != 0)
+        return rc == FG_ARGS_HELP ? 0 : 2;
     if (!o->targets) {
         fprintf(stderr, "framebench grpc: --targets is required\n");
         return 2;

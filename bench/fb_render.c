@@ -116,17 +116,10 @@ static int parse_flags(render_opts *o, int argc, char **argv) {
         {"timeout", FG_ARG_DOUBLE, &o->timeout_s, 0, 0, 0.001, 3600, "S", "call deadline, seconds"},
         {"json", FG_ARG_SWITCH, &o->json, 0, 0, 0, 0, NULL, "print the reply as JSON"},
     };
-    size_t n = sizeof(specs) / sizeof(specs[0]);
-    char err[256];
-    int rc = fg_args_parse(specs, n, argc, argv, 2, err, sizeof(err));
-    if (rc == FG_ARGS_HELP) {
-        fg_args_usage(stdout, usage, summary, specs, n);
-        return 0;
-    }
-    if (rc < 0) {
-        fprintf(stderr, "framebench render: %s\n", err);
-        return 2;
-    }
+    int rc = fg_args_run("framebench render", usage, summary, specs,
+                         sizeof(specs) / sizeof(specs[0]), argc, argv, 2);
+    if (rc != 0)
+        return rc == FG_ARGS_HELP ? 0 : 2;
     if (!o->target) {
         fprintf(stderr, "framebench render: --target is required\n");
         return 2;

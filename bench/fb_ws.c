@@ -428,17 +428,10 @@ static int parse_flags(ws_opts *o, int argc, char **argv) {
          "largest reply accepted"},
         {"json", FG_ARG_SWITCH, &o->json, 0, 0, 0, 0, NULL, "print the results as JSON"},
     };
-    size_t n = sizeof(specs) / sizeof(specs[0]);
-    char err[256];
-    int rc = fg_args_parse(specs, n, argc, argv, 2, err, sizeof(err));
-    if (rc == FG_ARGS_HELP) {
-        fg_args_usage(stdout, usage, summary, specs, n);
-        return 0;
-    }
-    if (rc < 0) {
-        fprintf(stderr, "framebench ws: %s\n", err);
-        return 2;
-    }
+    int rc = fg_args_run("framebench ws", usage, summary, specs, sizeof(specs) / sizeof(specs[0]),
+                         argc, argv, 2);
+    if (rc != 0)
+        return rc == FG_ARGS_HELP ? 0 : 2;
     if (!o->url) {
         fprintf(stderr, "framebench ws: --url is required\n");
         return 2;

@@ -13,6 +13,7 @@
 # After lib_init: $root, $work, $frameserver, $framegate, $framebench, $clk_tck, $page_kib.
 # After lib_start_servers: SERVER_PIDS, SERVER_PORTS (arrays), SERVER_ADDRS ("127.0.0.1:P,...").
 # After lib_start_proxy: PROXY_PID, PROXY_PORT, PROXY_URL (ws://127.0.0.1:P/ws).
+# After lib_sample_rss: SAMPLER_PID. After lib_ws_summary: the WS_* fields of a report.
 
 LIB_PIDS=()
 SERVER_PIDS=()
@@ -105,6 +106,12 @@ lib_forget() {
 	LIB_PIDS=("${keep[@]}")
 }
 
+# lib_stop PID: lib_stop_pid, then lib_forget.
+lib_stop() {
+	lib_stop_pid "$1"
+	lib_forget "$1"
+}
+
 # lib_wait_line FILE SED_EXPR PID WHAT: prints the first match of SED_EXPR in FILE; waits up to
 # 10 s, failing early if PID died.
 lib_wait_line() {
@@ -156,8 +163,7 @@ lib_start_servers() {
 lib_stop_servers() {
 	local pid
 	for pid in "${SERVER_PIDS[@]}"; do
-		lib_stop_pid "$pid"
-		lib_forget "$pid"
+		lib_stop "$pid"
 	done
 	SERVER_PIDS=()
 	SERVER_PORTS=()
@@ -188,8 +194,7 @@ lib_start_proxy() {
 }
 
 lib_stop_proxy() {
-	lib_stop_pid "$PROXY_PID"
-	lib_forget "$PROXY_PID"
+	lib_stop "$PROXY_PID"
 	PROXY_PID=""
 }
 
@@ -202,6 +207,21 @@ lib_cpu_ticks() {
 # lib_rss_kib PID: resident set size in KiB (field 24 of /proc/PID/stat, in pages).
 lib_rss_kib() {
 	awk -v kib="$page_kib" '{ print $24 * kib }' "/proc/$1/stat"
+}
+
+# lib_sample_rss PERIOD FILE [T0]: in the background until the proxy exits (or lib_stop
+# "$SAMPLER_PID"), every PERIOD seconds a line "SECONDS KIB" in FILE: seconds since T0 (default:
+# now, in date +%s) and the proxy's RSS.
+lib_sample_rss() {
+	local period=$1 file=$2 t0=${3:-$(date +%s)}
+	(
+		while kill -0 "$PROXY_PID" 2>/dev/null; do
+			echo "$(($(date +%s) - t0)) $(lib_rss_kib "$PROXY_PID" 2>/dev/null || echo 0)"
+			sleep "$period"
+		done
+	) >"$file" &
+	SAMPLER_PID=$!
+	LIB_PIDS+=("$SAMPLER_PID")
 }
 
 # lib_us_per_frame TICKS FRAMES: CPU microseconds per frame.
@@ -244,6 +264,22 @@ lib_ticks_sum() {
 # lib_json FILE FILTER: one value from a framebench report.
 lib_json() {
 	jq -r "$2" "$1"
+}
+
+# lib_ws_summary FILE: the counts of a `framebench ws` report: WS_SENT, WS_REPLIES, WS_OK,
+# WS_NOT_OK ("STATUS N, ..." of the replies other than OK; empty when none), WS_LOST,
+# WS_FAILURES (connections), WS_P50, WS_P99, WS_MAX (round trip, us), WS_ERRORS ("; "-joined).
+lib_ws_summary() {
+	WS_SENT=$(lib_json "$1" '.sent')
+	WS_REPLIES=$(lib_json "$1" '.replies')
+	WS_OK=$(lib_json "$1" '.replies_by_status.OK // 0')
+	WS_NOT_OK=$(lib_json "$1" '[.replies_by_status | to_entries[] | select(.key != "OK") | "\(.key) \(.value)"] | join(", ")')
+	WS_LOST=$(lib_json "$1" '.lost')
+	WS_FAILURES=$(lib_json "$1" '.connection_failures')
+	WS_P50=$(lib_json "$1" '.latency.round_trip.p50_us')
+	WS_P99=$(lib_json "$1" '.latency.round_trip.p99_us')
+	WS_MAX=$(lib_json "$1" '.latency.round_trip.max_us')
+	WS_ERRORS=$(lib_json "$1" '.errors | join("; ")')
 }
 
 # lib_ratio A B [FORMAT]: A / B.

@@ -28,6 +28,21 @@ load() { # load OUT.json SECONDS
 		--input-bytes 100 --connect-timeout 60
 }
 
+# traced OUT.json SECONDS LOG CMD...: CMD (a tracer attached to the proxy; stdout and stderr to
+# LOG) runs while `load OUT.json SECONDS` does, then gets SIGINT so that it writes its report.
+traced() {
+	local out=$1 secs=$2 log=$3 pid
+	shift 3
+	"$@" >"$log" 2>&1 &
+	pid=$!
+	LIB_PIDS+=("$pid")
+	sleep 0.5
+	load "$out" "$secs"
+	kill -INT "$pid"
+	wait "$pid" || true
+	lib_forget "$pid"
+}
+
 echo "framegate profile: $conns connections x 1 in flight, 1 backend at --infer-ms 0, $duration s"
 lib_machine
 lib_start_servers 1 --infer-ms 0
@@ -38,15 +53,8 @@ for pass in $passes; do
 		command -v perf >/dev/null || lib_die "perf is missing (apt-get install linux-perf)"
 		lib_start_proxy
 		load "$work/warm.json" 1
-		perf record -e cpu-clock -F 1999 --call-graph dwarf,16384 -o "$work/perf.data" -p "$PROXY_PID" \
-			>"$work/perf.log" 2>&1 &
-		perf_pid=$!
-		LIB_PIDS+=("$perf_pid")
-		sleep 0.5
-		load "$work/perf.json" "$duration"
-		kill -INT "$perf_pid"
-		wait "$perf_pid" || true
-		lib_forget "$perf_pid"
+		traced "$work/perf.json" "$duration" "$work/perf.log" \
+			perf record -e cpu-clock -F 1999 --call-graph dwarf,16384 -o "$work/perf.data" -p "$PROXY_PID"
 		frames=$(lib_json "$work/perf.json" '.replies')
 		echo
 		echo "== perf: $frames frames; top $top by self time (% of the proxy's CPU samples)"
@@ -62,14 +70,7 @@ for pass in $passes; do
 		command -v strace >/dev/null || lib_die "strace is missing (apt-get install strace)"
 		lib_start_proxy
 		load "$work/warm.json" 1
-		strace -c -f -o "$work/strace.txt" -p "$PROXY_PID" 2>/dev/null &
-		strace_pid=$!
-		LIB_PIDS+=("$strace_pid")
-		sleep 0.5
-		load "$work/strace.json" "$duration"
-		kill -INT "$strace_pid"
-		wait "$strace_pid" || true
-		lib_forget "$strace_pid"
+		traced "$work/strace.json" "$duration" /dev/null strace -c -f -o "$work/strace.txt" -p "$PROXY_PID"
 		frames=$(lib_json "$work/strace.json" '.replies')
 		echo
 		echo "== strace -c -f: $frames frames (strace slows the proxy; counts per frame are what matter)"

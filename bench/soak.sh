@@ -39,14 +39,7 @@ rss_idle=$(lib_rss_kib "$PROXY_PID")
 
 # RSS once a second, with the seconds since the load started.
 t0=$(date +%s)
-(
-	while kill -0 "$PROXY_PID" 2>/dev/null; do
-		echo "$(($(date +%s) - t0)) $(lib_rss_kib "$PROXY_PID" 2>/dev/null || echo 0)"
-		sleep 1
-	done
-) >"$work/rss.samples" &
-sampler=$!
-LIB_PIDS+=("$sampler")
+lib_sample_rss 1 "$work/rss.samples" "$t0"
 
 r=$work/soak.json
 lib_bench "$duration" "$r" ws --url "$PROXY_URL" --connections "$conns" --inflight 32 --rate "$rate" \
@@ -81,42 +74,32 @@ lib_forget "$bench"
 retries=$(curl -s --max-time 5 "http://127.0.0.1:$PROXY_PORT/metrics" |
 	sed -n 's/^framegate_frame_retries_total \([0-9]*\).*/\1/p')
 rss_now=$(lib_rss_kib "$PROXY_PID")
-lib_stop_pid "$sampler"
-lib_forget "$sampler"
+lib_stop "$SAMPLER_PID"
 
 # "start": the first sample at or after WARMUP_S; "end": the last sample within the load.
 rss_start=$(awk -v w="$warmup_s" '$1 >= w { print $2; exit }' "$work/rss.samples")
 rss_end=$(awk -v d="$duration" '$1 <= d { v = $2 } END { print v }' "$work/rss.samples")
 rss_max=$(awk '$2 > m { m = $2 } END { print m }' "$work/rss.samples")
 
-sent=$(lib_json "$r" '.sent')
-replies=$(lib_json "$r" '.replies')
-ok=$(lib_json "$r" '.replies_by_status.OK // 0')
-others=$(lib_json "$r" '[.replies_by_status | to_entries[] | select(.key != "OK") | "\(.key) \(.value)"] | join(", ")')
-lost=$(lib_json "$r" '.lost')
-failures=$(lib_json "$r" '.connection_failures')
-p50=$(lib_json "$r" '.latency.round_trip.p50_us')
-p99=$(lib_json "$r" '.latency.round_trip.p99_us')
-max=$(lib_json "$r" '.latency.round_trip.max_us')
+lib_ws_summary "$r"
 mib() { awk -v k="$1" 'BEGIN { printf "%.2f MiB", k / 1024 }'; }
 
 echo
 printf '%-32s %s\n' "backend kills (and restarts)" "$kills"
-printf '%-32s %s\n' "frames sent / answered / OK" "$sent / $replies / $ok"
-printf '%-32s %s\n' "replies not OK" "${others:-none}"
-printf '%-32s %s\n' "lost (sent, never answered)" "$lost"
-printf '%-32s %s\n' "client connection failures" "$failures"
+printf '%-32s %s\n' "frames sent / answered / OK" "$WS_SENT / $WS_REPLIES / $WS_OK"
+printf '%-32s %s\n' "replies not OK" "${WS_NOT_OK:-none}"
+printf '%-32s %s\n' "lost (sent, never answered)" "$WS_LOST"
+printf '%-32s %s\n' "client connection failures" "$WS_FAILURES"
 printf '%-32s %s\n' "proxy retries" "${retries:-?}"
-printf '%-32s %s\n' "round trip p50 / p99 / max" "$p50 us / $p99 us / $max us"
+printf '%-32s %s\n' "round trip p50 / p99 / max" "$WS_P50 us / $WS_P99 us / $WS_MAX us"
 printf '%-32s %s\n' "proxy RSS idle" "$(mib "$rss_idle")"
 printf '%-32s %s\n' "proxy RSS at ${warmup_s} s (start)" "$(mib "$rss_start")"
 printf '%-32s %s\n' "proxy RSS at the end" "$(mib "$rss_end")"
 printf '%-32s %s\n' "proxy RSS growth start -> end" \
 	"$(awk -v a="$rss_start" -v b="$rss_end" 'BEGIN { printf "%+.1f%%", (b - a) * 100 / a }')"
 printf '%-32s %s\n' "proxy RSS max / after the load" "$(mib "$rss_max") / $(mib "$rss_now")"
-errors=$(lib_json "$r" '.errors | join("; ")')
-[ -z "$errors" ] || printf '%-32s %s\n' "framebench errors" "$errors"
-lost_total=$((sent - ok))
+[ -z "$WS_ERRORS" ] || printf '%-32s %s\n' "framebench errors" "$WS_ERRORS"
+lost_total=$((WS_SENT - WS_OK))
 if [ "$lost_total" -eq 0 ]; then
 	echo "result: 0 replies lost"
 else

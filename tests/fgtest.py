@@ -27,6 +27,7 @@ What it provides:
 - frameserver: ``start_frameserver(group, *flags)`` starts one on a free port (``--port 0``),
   parses "frameserver listening on HOST:PORT" from its log and returns ``(proc, "host:port")``.
 - gRPC framing for raw HTTP/2 tests: ``grpc_frame(payload, compressed=False, length=None)``.
+- ``ClosedOnExit``: a base class whose objects, used in ``with``, call their ``close()`` on exit.
 
 Everything binds 127.0.0.1 only.
 """
@@ -252,6 +253,18 @@ def procs(tmp_path, request):
     reports = group.sanitizer_reports()
     if reports:
         pytest.fail("sanitizer report(s):\n" + "\n".join(reports), pytrace=False)
+
+
+class ClosedOnExit:
+    """A base class for test clients: ``with obj:`` calls ``obj.close()`` at the end of the
+    block (exceptions still propagate)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
 
 # ----------------------------------------------------------------------------- waiting

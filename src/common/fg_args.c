@@ -164,3 +164,14 @@ void fg_args_usage(FILE *out, const char *usage, const char *summary, const fg_a
     }
     fprintf(out, "  %-28s %s\n", "--help", "show this help and exit");
 }
+
+int fg_args_run(const char *prog, const char *usage, const char *summary, const fg_arg_spec *specs,
+                size_t n, int argc, char **argv, int start) {
+    char err[256];
+    int rc = fg_args_parse(specs, n, argc, argv, start, err, sizeof(err));
+    if (rc == FG_ARGS_HELP)
+        fg_args_usage(stdout, usage, summary, specs, n);
+    else if (rc < 0)
+        fprintf(stderr, "%s: %s\n", prog, err);
+    return rc;
+}

@@ -42,5 +42,12 @@ int fg_args_parse(const fg_arg_spec *specs, size_t n, int argc, char **argv, int
 /* Prints "usage: PROG [flags]\n\nSUMMARY\n\n" and one line per flag with its default. */
 void fg_args_usage(FILE *out, const char *usage, const char *summary, const fg_arg_spec *specs,
                    size_t n);
+/*
+ * fg_args_parse() for a program's main, with the reporting every caller does: on --help prints
+ * fg_args_usage() to stdout; on a bad flag or value prints "PROG: message" to stderr. Returns 0,
+ * FG_ARGS_HELP or FG_ERR_INVALID (a caller's exit status is then 0 or 2).
+ */
+int fg_args_run(const char *prog, const char *usage, const char *summary, const fg_arg_spec *specs,
+                size_t n, int argc, char **argv, int start);
 
 #endif

@@ -11,7 +11,7 @@ import time
 
 import websocket
 
-from fgproxy import HOST, describe, encode_request, parse_reply
+from fgproxy import HOST, assert_frame, describe, encode_request, parse_reply
 
 
 class LoadThread(threading.Thread):
@@ -61,3 +61,17 @@ class LoadThread(threading.Thread):
         assert not self.problems, self.problems[:5]
         assert not self.pending, f"{len(self.pending)} requests never answered: {sorted(self.pending)[:10]}"
         return [r for _, r in self.replies]
+
+
+def finish_all(loads, gone, since, what):
+    """finish() every load and check each reply is a FRAME and none came from backend `gone`
+    more than 1 s after `since` (when it was removed or killed; `what` names it in the
+    failure). Returns the replies."""
+    replies = []
+    for t in loads:
+        replies += t.finish()
+    for r in replies:
+        assert_frame(r)
+    late = [r for t in loads for tm, r in t.replies if tm > since + 1.0 and r.backend == gone]
+    assert not late, f"{len(late)} frames from {what}"
+    return replies

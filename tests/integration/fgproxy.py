@@ -10,6 +10,7 @@
 """
 
 import base64
+import contextlib
 import hashlib
 import http.client
 import json
@@ -143,7 +144,7 @@ def assert_error(r, status, request_id=None, frame=None, message=None):
         assert r.payload.decode(errors="replace") == message, describe(r)
 
 
-class Client:
+class Client(fgtest.ClosedOnExit):
     """A WebSocket client of the proxy (websocket-client), binary frames only."""
 
     def __init__(self, port, subprotocols=None, timeout=10.0):
@@ -202,13 +203,6 @@ class Client:
         except Exception:
             pass
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
 
 # ----------------------------------------------------------------------------- raw WebSocket
 
@@ -234,7 +228,7 @@ def read_http_head(sock, buf=b"", limit=65536):
     return int(parts[1]), headers, rest
 
 
-class RawWS:
+class RawWS(fgtest.ClosedOnExit):
     """RFC 6455 by hand: upgrade, then arbitrary (even invalid) frames."""
 
     def __init__(self, port, protocols=None, timeout=5.0):
@@ -337,13 +331,6 @@ class RawWS:
     def close(self):
         self.sock.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
 
 # ----------------------------------------------------------------------------- HTTP
 
@@ -366,17 +353,23 @@ def raw_http(port, data, timeout=5.0):
     Returns (bytes, closed) where closed says whether the proxy closed the connection."""
     with socket.create_connection((HOST, port), timeout=timeout) as s:
         s.sendall(data)
-        out = b""
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    return out, True
-                out += chunk
-        except socket.timeout:
-            return out, False
-        except ConnectionResetError:
-            return out, True
+        return read_until_closed(s)
+
+
+def read_until_closed(sock):
+    """Everything sock receives until the peer closes it (FIN or RST): (bytes, closed), where
+    closed is False when the socket's timeout passed first."""
+    out = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return out, True
+            out += chunk
+    except socket.timeout:
+        return out, False
+    except ConnectionResetError:
+        return out, True
 
 
 def get_health(port):
@@ -622,3 +615,15 @@ class module_group(fgtest.ProcessGroup):
 
                 pytest.fail("sanitizer report(s):\n" + "\n".join(reports), pytrace=False)
         return super().__exit__(exc_type, exc, tb)
+
+
+@contextlib.contextmanager
+def one_backend_proxy(request, *flags):
+    """For a module-scoped fixture: one frameserver (--infer-ms 0) behind one framegate started
+    with `flags` and --log-frames off. Yields (proxy port, backend address) once the backend is
+    healthy; stops both when the module is done."""
+    with module_group(request) as group:
+        _, addr = fgtest.serving_frameserver(group, "--infer-ms", "0")
+        _, port = start_framegate(group, [addr], *flags, "--log-frames", "off")
+        wait_proxy_health(port, lambda h: h["healthy_count"] == 1, what="the backend healthy")
+        yield port, addr

@@ -21,10 +21,11 @@ from fgproxy import (
     encode_request,
     parse_reply,
     http_get,
-    module_group,
+    one_backend_proxy,
     parse_prometheus,
     raw_http,
     read_http_head,
+    read_until_closed,
     start_framegate,
     wait_proxy_health,
 )
@@ -36,13 +37,10 @@ GOOD_ORIGIN = "https://good.example"
 @pytest.fixture(scope="module")
 def gate(request):
     """A proxy with every policy on: short header timeout, an Origin list, a token."""
-    with module_group(request) as group:
-        _, addr = fgtest.serving_frameserver(group, "--infer-ms", "0")
-        _, port = start_framegate(
-            group, [addr], "--log-frames", "off", "--header-timeout-ms", "400",
-            "--allowed-origins", f"{GOOD_ORIGIN}, http://localhost:8086", "--auth-token", TOKEN,
-        )
-        wait_proxy_health(port, lambda h: h["healthy_count"] == 1, what="the backend healthy")
+    with one_backend_proxy(
+        request, "--header-timeout-ms", "400",
+        "--allowed-origins", f"{GOOD_ORIGIN}, http://localhost:8086", "--auth-token", TOKEN,
+    ) as (port, _):
         yield port
 
 
@@ -94,7 +92,6 @@ def test_slow_head_is_408_and_closed(gate):
         t0 = time.monotonic()
         s.sendall(b"GET /health HTTP/1.1\r\n")
         # Slowloris: a header byte now and then, never the end of the head.
-        out = b""
         try:
             for _ in range(40):
                 time.sleep(0.05)
@@ -102,15 +99,9 @@ def test_slow_head_is_408_and_closed(gate):
         except (BrokenPipeError, ConnectionResetError):
             pass
         s.settimeout(5)
-        try:
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                out += chunk
-        except ConnectionResetError:
-            pass
+        out, closed = read_until_closed(s)
         took = time.monotonic() - t0
+    assert closed, f"not closed 5 s after the 408; got {out[:200]!r}"
     assert out.startswith(b"HTTP/1.1 408 "), out[:200]
     assert 0.35 <= took < 3.0, f"408 after {took:.2f}s with --header-timeout-ms 400"
 
@@ -255,15 +246,8 @@ def test_max_connections_refused_cleanly_and_counted(procs):
         for _ in range(3):
             with socket.create_connection((HOST, port), timeout=5) as s:
                 t0 = time.monotonic()
-                out = b""
-                try:
-                    while True:
-                        chunk = s.recv(4096)
-                        if not chunk:
-                            break
-                        out += chunk
-                except ConnectionResetError:
-                    pass
+                out, closed = read_until_closed(s)
+                assert closed, f"refused connection not closed within 5 s; got {out[:200]!r}"
                 refused.append((out, time.monotonic() - t0))
         for out, took in refused:
             assert out.startswith(b"HTTP/1.1 503 ") and b"Connection: close" in out, out[:200]

@@ -17,8 +17,8 @@ from fgproxy import (
     assert_frame,
     encode_request,
     http_get,
-    module_group,
     parse_prometheus,
+    one_backend_proxy,
     start_framegate,
     wait_proxy_health,
 )
@@ -28,10 +28,7 @@ MAX_MESSAGE = 65536
 
 @pytest.fixture(scope="module")
 def gate(request):
-    with module_group(request) as group:
-        _, addr = fgtest.serving_frameserver(group, "--infer-ms", "0")
-        _, port = start_framegate(group, [addr], "--max-message", str(MAX_MESSAGE), "--log-frames", "off")
-        wait_proxy_health(port, lambda h: h["healthy_count"] == 1, what="the backend healthy")
+    with one_backend_proxy(request, "--max-message", str(MAX_MESSAGE)) as (port, _):
         yield port
 
 

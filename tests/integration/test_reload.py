@@ -8,7 +8,7 @@ import signal
 import time
 
 import fgtest
-from fgload import LoadThread
+from fgload import LoadThread, finish_all
 from fgproxy import Client, assert_frame, get_health, start_framegate, wait_proxy_health
 
 CONNECTIONS, WINDOW = 4, 8
@@ -72,13 +72,7 @@ def test_reload_under_load(procs, tmp_path):
     proxy.wait_log(rf"{b} removed \(drained\)", 5)
     time.sleep(0.5)
 
-    replies = []
-    for t in loads:
-        replies += t.finish()
-    for r in replies:
-        assert_frame(r)
-    late_b = [r for t in loads for tm, r in t.replies if tm > t_rm + 1.0 and r.backend == b]
-    assert not late_b, f"{len(late_b)} frames from the removed backend after it was drained"
+    replies = finish_all(loads, b, t_rm, "the removed backend after it was drained")
 
     # The connections were never dropped, and the new list rotates exactly.
     with Client(port) as cl:

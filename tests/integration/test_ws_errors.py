@@ -7,7 +7,6 @@ import grpc
 import pytest
 
 import fgtest
-from fgproxy import module_group
 from fgproxy import (
     DEADLINE_EXCEEDED,
     INTERNAL,
@@ -24,6 +23,7 @@ from fgproxy import (
     dead_address,
     encode_request,
     get_health,
+    one_backend_proxy,
     start_framegate,
     wait_proxy_health,
 )
@@ -34,11 +34,8 @@ MAX_MESSAGE = 65536
 @pytest.fixture(scope="module")
 def gate(request):
     """One frameserver behind one proxy (--max-message 64 KiB), shared by the stateless rows."""
-    with module_group(request) as group:
-        _, addr = fgtest.serving_frameserver(group, "--infer-ms", "0")
-        _, port = start_framegate(group, [addr], "--max-message", str(MAX_MESSAGE), "--log-frames", "off")
-        wait_proxy_health(port, lambda h: h["healthy_count"] == 1, what="the backend healthy")
-        yield port, addr
+    with one_backend_proxy(request, "--max-message", str(MAX_MESSAGE)) as gate_and_backend:
+        yield gate_and_backend
 
 
 # ----------------------------------------------------------------------------- INVALID_ARGUMENT

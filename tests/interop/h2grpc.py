@@ -11,6 +11,8 @@ import h2.connection
 import h2.events
 import h2.exceptions
 
+import fgtest
+
 RENDER_PATH = "/framegate.v1.FrameService/Render"
 
 
@@ -38,7 +40,7 @@ class Stream:
         return self.trailers.get("grpc-message", self.headers.get("grpc-message", ""))
 
 
-class H2Grpc:
+class H2Grpc(fgtest.ClosedOnExit):
     """One HTTP/2 connection (h2c, prior knowledge) to a gRPC server."""
 
     def __init__(self, addr, timeout=5.0):
@@ -136,13 +138,6 @@ class H2Grpc:
             self.sock.close()
         except OSError:
             pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
 
 def read_until_closed(sock, timeout):

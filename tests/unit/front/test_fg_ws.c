@@ -103,6 +103,14 @@ static bool next_frame(fixture *f, size_t *off, server_frame *fr) {
     return true;
 }
 
+/* The first frame in out, which must be there. */
+static server_frame first_frame(fixture *f) {
+    size_t off = 0;
+    server_frame fr;
+    assert_true(next_frame(f, &off, &fr));
+    return fr;
+}
+
 /* Asserts out holds exactly one close frame with code. */
 static void expect_close(fixture *f, uint16_t code) {
     size_t off = 0;
@@ -137,9 +145,7 @@ static void fragmented_and_bytewise(void **state) {
     assert_memory_equal(f->got.data, "abcdefgh", 8);
     /* The ping is answered with a pong carrying its payload. */
     assert_int_equal(fg_ws_flush(f->ws), 0);
-    size_t off = 0;
-    server_frame fr;
-    assert_true(next_frame(f, &off, &fr));
+    server_frame fr = first_frame(f);
     assert_int_equal(fr.opcode, 0xA);
     assert_int_equal(fr.len, 1);
     assert_int_equal(fr.payload[0], 'p');
@@ -203,26 +209,20 @@ static void unmasked_closes_1002(void **state) {
 }
 
 static void reserved_bits_and_bad_opcode_close_1002(void **state) {
-    fixture *f = *state;
-    uint8_t buf[64];
-    size_t n = client_frame(buf, 0xC2, "abc", 3, true); /* RSV1 set */
-    fg_ws_feed(f->ws, buf, n);
-    fg_ws_flush(f->ws);
-    expect_close(f, 1002);
-    teardown(state);
-    setup(state);
-    f = *state;
-    n = client_frame(buf, 0x83, "abc", 3, true); /* opcode 3 is reserved */
-    fg_ws_feed(f->ws, buf, n);
-    fg_ws_flush(f->ws);
-    expect_close(f, 1002);
-    teardown(state);
-    setup(state);
-    f = *state;
-    n = client_frame(buf, 0x80, "abc", 3, true); /* continuation without a start */
-    fg_ws_feed(f->ws, buf, n);
-    fg_ws_flush(f->ws);
-    expect_close(f, 1002);
+    /* RSV1 set; opcode 3 (reserved); a continuation without a start. Each on a fresh fg_ws. */
+    const uint8_t first_bytes[] = {0xC2, 0x83, 0x80};
+    for (size_t i = 0; i < sizeof(first_bytes); i++) {
+        if (i > 0) {
+            teardown(state);
+            setup(state);
+        }
+        fixture *f = *state;
+        uint8_t buf[64];
+        size_t n = client_frame(buf, first_bytes[i], "abc", 3, true);
+        fg_ws_feed(f->ws, buf, n);
+        fg_ws_flush(f->ws);
+        expect_close(f, 1002);
+    }
 }
 
 static void bad_control_frames_close_1002(void **state) {
@@ -498,9 +498,7 @@ static void keepalive_ping_and_byte_count(void **state) {
     assert_int_equal(fg_ws_queued_msgs(f->ws), 1);
     fg_ws_flush(f->ws);
     assert_int_equal(fg_ws_queued_msgs(f->ws), 0);
-    size_t off = 0;
-    server_frame fr;
-    assert_true(next_frame(f, &off, &fr));
+    server_frame fr = first_frame(f);
     assert_int_equal(fr.opcode, 9);
     assert_int_equal(fr.fin, 1);
     uint8_t buf[64];

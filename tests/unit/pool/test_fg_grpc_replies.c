@@ -45,14 +45,6 @@ static bool result_done(void *arg) {
     return ((result *)arg)->done;
 }
 
-static void on_closed(void *arg) {
-    *(bool *)arg = true;
-}
-
-static bool flag_set(void *arg) {
-    return *(bool *)arg;
-}
-
 /* One call to "/t/NAME"; its result. */
 static result call(uv_loop_t *loop, fg_grpc_conn *c, const char *name) {
     char path[64];
@@ -107,8 +99,8 @@ static void test_odd_replies(void **state) {
     /* The connection served all of them: still the same one, still READY. */
     assert_int_equal(fg_grpc_conn_get_state(c), FG_GRPC_CONN_READY);
     bool closed = false;
-    fg_grpc_conn_close(c, on_closed, &closed);
-    assert_true(test_run_until(&loop, flag_set, &closed, 2000));
+    fg_grpc_conn_close(c, test_set_flag, &closed);
+    assert_true(test_run_until(&loop, test_flag_set, &closed, 2000));
     assert_int_equal(test_loop_close(&loop), 0);
 }
 

@@ -54,48 +54,14 @@ static void on_frame_done(void *user, const fg_frame_result *res) {
     o->image_len = res->image_len;
 }
 
-typedef struct pool_wait {
-    fg_pool *pool;
-    size_t want;
-} pool_wait;
-
-static bool healthy_count_is(void *arg) {
-    pool_wait *w = arg;
-    return fg_pool_healthy_count(w->pool) == w->want;
-}
-
 static bool frame_done(void *arg) {
     return ((frame_out *)arg)->done;
 }
 
-static bool flag_set(void *arg) {
-    return *(bool *)arg;
-}
-
-static void on_pool_closed(void *arg) {
-    *(bool *)arg = true;
-}
-
 static fg_pool *new_pool(uv_loop_t *loop, const char *const *a, size_t n) {
-    fg_pool_config cfg = {
-        .addrs = a,
-        .naddrs = n,
-        .timeout_ms = 2000,
-        .retries = 1,
-        .unhealthy_after = 1,
-        .healthy_after = 1,
-        .health_interval_ms = 200,
-    };
-    fg_pool *pool;
-    assert_int_equal(fg_pool_new(loop, &cfg, &pool), 0);
+    fg_pool *pool = test_pool_new(loop, a, n, 200);
+    assert_non_null(pool);
     return pool;
-}
-
-static void close_pool(uv_loop_t *loop, fg_pool *pool) {
-    bool closed = false;
-    fg_pool_close(pool, on_pool_closed, &closed);
-    assert_true(test_run_until(loop, flag_set, &closed, 3000));
-    assert_int_equal(test_loop_close(loop), 0);
 }
 
 static void submit(fg_pool *pool, const char *model, uint32_t frame, frame_out *o) {
@@ -107,8 +73,7 @@ static void submit(fg_pool *pool, const char *model, uint32_t frame, frame_out *
 }
 
 static void wait_all_healthy(uv_loop_t *loop, fg_pool *pool, size_t n) {
-    pool_wait w = {pool, n};
-    assert_true(test_run_until(loop, healthy_count_is, &w, 8000));
+    assert_true(test_pool_wait_healthy(loop, pool, n, 8000));
 }
 
 static void test_round_robin_and_request_faults(void **state) {
@@ -151,7 +116,7 @@ static void test_round_robin_and_request_faults(void **state) {
     assert_int_equal(fg_pool_healthy_count(pool), NPEERS);
     for (int i = 0; i < NPEERS; i++)
         assert_int_equal(fg_pool_backend(pool, i)->stats.error_count, 0);
-    close_pool(&loop, pool);
+    assert_true(test_pool_close(&loop, pool));
 }
 
 #define NLOAD 90
@@ -183,8 +148,7 @@ static void test_backend_killed_under_load_then_back(void **state) {
     }
     assert_true(retried > 0); /* the kill hit frames in flight, and they were retried */
     const fg_backend *b = fg_pool_backend(pool, 1);
-    pool_wait w = {pool, NPEERS - 1};
-    assert_true(test_run_until(&loop, healthy_count_is, &w, 2000));
+    assert_true(test_pool_wait_healthy(&loop, pool, NPEERS - 1, 2000));
     assert_false(fg_backend_healthy(b));
     assert_string_equal(fg_backend_state_name(b), "unhealthy");
     char last_error[160];
@@ -207,7 +171,7 @@ static void test_backend_killed_under_load_then_back(void **state) {
     assert_int_equal(test_peer_start(&peers[1], argv), 0);
     wait_all_healthy(&loop, pool, NPEERS);
     print_message("killed backend: %d of %d frames retried, all answered\n", retried, NLOAD);
-    close_pool(&loop, pool);
+    assert_true(test_pool_close(&loop, pool));
 }
 
 static void test_no_backends_and_close_in_flight(void **state) {
@@ -228,14 +192,10 @@ static void test_no_backends_and_close_in_flight(void **state) {
     assert_int_equal(fg_pool_submit(pool, &req, on_frame_done, &o, &call), FG_ERR_AGAIN);
 
     /* /health: the contract's shape, 503 with no healthy backend. */
-    fg_buf buf;
-    fg_buf_init(&buf, 1 << 20);
     int http_status = 0;
-    assert_int_equal(fg_stats_render_health(pool, &buf, &http_status), 0);
-    assert_int_equal(http_status, 503);
-    json_error_t jerr;
-    json_t *root = json_loadb((const char *)buf.data, buf.len, 0, &jerr);
+    json_t *root = test_pool_health(pool, &http_status);
     assert_non_null(root);
+    assert_int_equal(http_status, 503);
     assert_true(json_is_false(json_object_get(root, "healthy")));
     assert_int_equal(json_integer_value(json_object_get(root, "total_backends")), 1);
     assert_int_equal(json_integer_value(json_object_get(root, "healthy_count")), 0);
@@ -246,8 +206,7 @@ static void test_no_backends_and_close_in_flight(void **state) {
     assert_string_equal(json_string_value(json_object_get(b0, "last_error")),
                         "UNAVAILABLE connection refused");
     json_decref(root);
-    fg_buf_free(&buf);
-    close_pool(&loop, pool);
+    assert_true(test_pool_close(&loop, pool));
 
     /* Closing with frames in flight answers them UNAVAILABLE. */
     uv_loop_init(&loop);
@@ -255,10 +214,10 @@ static void test_no_backends_and_close_in_flight(void **state) {
     wait_all_healthy(&loop, pool, NPEERS);
     submit(pool, "sanders", 1, &o);
     bool closed = false;
-    fg_pool_close(pool, on_pool_closed, &closed);
+    fg_pool_close(pool, test_set_flag, &closed);
     assert_true(o.done);
     assert_int_equal(o.status, FG_STATUS_UNAVAILABLE);
-    assert_true(test_run_until(&loop, flag_set, &closed, 3000));
+    assert_true(test_run_until(&loop, test_flag_set, &closed, 3000));
     assert_int_equal(test_loop_close(&loop), 0);
 }
 
@@ -280,14 +239,10 @@ static void test_stats_rendering(void **state) {
     fg_stats_reply(FG_STATUS_UNAVAILABLE);
     fg_stats_observe_total_us(1500);
 
-    fg_buf buf;
-    fg_buf_init(&buf, 1 << 20);
     int http_status = 0;
-    assert_int_equal(fg_stats_render_health(pool, &buf, &http_status), 0);
-    assert_int_equal(http_status, 200);
-    json_error_t jerr;
-    json_t *root = json_loadb((const char *)buf.data, buf.len, 0, &jerr);
+    json_t *root = test_pool_health(pool, &http_status);
     assert_non_null(root);
+    assert_int_equal(http_status, 200);
     assert_true(json_is_true(json_object_get(root, "healthy")));
     assert_int_equal(json_integer_value(json_object_get(root, "total_backends")), NPEERS);
     assert_int_equal(json_integer_value(json_object_get(root, "healthy_count")), NPEERS);
@@ -310,7 +265,8 @@ static void test_stats_rendering(void **state) {
     assert_int_equal(in_flight, 0); /* the cancelled one is no longer in flight */
     json_decref(root);
 
-    fg_buf_reset(&buf);
+    fg_buf buf;
+    fg_buf_init(&buf, 1 << 20);
     assert_int_equal(fg_stats_render_prometheus(pool, &buf), 0);
     assert_int_equal(fg_buf_append(&buf, "", 1), 0);
     const char *text = (const char *)buf.data;
@@ -336,7 +292,7 @@ static void test_stats_rendering(void **state) {
         assert_non_null(strchr(line, '\n'));
     }
     fg_buf_free(&buf);
-    close_pool(&loop, pool);
+    assert_true(test_pool_close(&loop, pool));
 }
 
 static bool conn_ready(void *arg) {
@@ -372,8 +328,7 @@ static void test_no_health_service_trial_frames(void **state) {
     assert_int_equal(fg_pool_healthy_count(pool), 1);
 
     test_peer_stop(&p);
-    pool_wait w = {pool, 0};
-    assert_true(test_run_until(&loop, healthy_count_is, &w, 3000));
+    assert_true(test_pool_wait_healthy(&loop, pool, 0, 3000));
     fg_frame_request req = {.model = "sanders", .model_len = 7, .frame = 1};
     fg_call *call;
     assert_int_equal(fg_pool_submit(pool, &req, on_frame_done, &o, &call), FG_ERR_AGAIN);
@@ -388,25 +343,18 @@ static void test_no_health_service_trial_frames(void **state) {
     assert_true(test_run_until(&loop, frame_done, &o, 5000));
     assert_int_equal(o.status, FG_STATUS_OK);
     assert_int_equal(fg_pool_healthy_count(pool), 1);
-    close_pool(&loop, pool);
+    assert_true(test_pool_close(&loop, pool));
     test_peer_stop(&p);
 }
 
 static int start_peers(void **state) {
     /* 3 ms per frame, one frame at a time: a burst keeps each backend busy for a while. */
     char *argv[] = {"/usr/bin/python3", (char *)server_script, "--infer-ms", "3", NULL};
-    for (int i = 0; i < NPEERS; i++) {
-        if (test_peer_start(&peers[i], argv) < 0)
-            return -1;
-        snprintf(addr_buf[i], sizeof addr_buf[i], "localhost:%u", (unsigned)peers[i].port);
-        addrs[i] = addr_buf[i];
-    }
-    return 0;
+    return test_peers_start(peers, NPEERS, argv, "localhost", addr_buf, addrs);
 }
 
 static int stop_peers(void **state) {
-    for (int i = 0; i < NPEERS; i++)
-        test_peer_stop(&peers[i]);
+    test_peers_stop(peers, NPEERS);
     return 0;
 }
 

@@ -109,38 +109,10 @@ static void run_load_until(uv_loop_t *loop, load *l, bool (*until)(load *), int 
     assert_true(test_run_until(loop, load_until, l, timeout_ms));
 }
 
-static bool flag_set(void *arg) {
-    return *(bool *)arg;
-}
-
-static void on_pool_closed(void *arg) {
-    *(bool *)arg = true;
-}
-
-typedef struct pool_wait {
-    fg_pool *pool;
-    size_t want;
-} pool_wait;
-
-static bool healthy_count_is(void *arg) {
-    pool_wait *w = arg;
-    return fg_pool_healthy_count(w->pool) == w->want;
-}
-
 static fg_pool *new_pool(uv_loop_t *loop, const char *const *a, size_t n) {
-    fg_pool_config cfg = {
-        .addrs = a,
-        .naddrs = n,
-        .timeout_ms = 2000,
-        .retries = 1,
-        .unhealthy_after = 1,
-        .healthy_after = 1,
-        .health_interval_ms = 100,
-    };
-    fg_pool *pool;
-    assert_int_equal(fg_pool_new(loop, &cfg, &pool), 0);
-    pool_wait w = {pool, n};
-    assert_true(test_run_until(loop, healthy_count_is, &w, 8000));
+    fg_pool *pool = test_pool_new(loop, a, n, 100);
+    assert_non_null(pool);
+    assert_true(test_pool_wait_healthy(loop, pool, n, 8000));
     return pool;
 }
 
@@ -153,12 +125,8 @@ static const fg_backend *find_backend(const fg_pool *pool, const char *addr) {
 
 /* The "state" of addr in /health, or NULL when not listed; also checks the contract's shape. */
 static const char *health_state(const fg_pool *pool, const char *addr, char *out, size_t len) {
-    fg_buf buf;
-    fg_buf_init(&buf, 1 << 20);
     int http_status = 0;
-    assert_int_equal(fg_stats_render_health(pool, &buf, &http_status), 0);
-    json_error_t jerr;
-    json_t *root = json_loadb((const char *)buf.data, buf.len, 0, &jerr);
+    json_t *root = test_pool_health(pool, &http_status);
     assert_non_null(root);
     json_t *arr = json_object_get(root, "backends");
     assert_int_equal(json_array_size(arr),
@@ -172,7 +140,6 @@ static const char *health_state(const fg_pool *pool, const char *addr, char *out
         }
     }
     json_decref(root);
-    fg_buf_free(&buf);
     return found;
 }
 
@@ -185,23 +152,21 @@ static void finish_load(uv_loop_t *loop, load *l) {
     assert_int_equal(l->not_ok, 0);      /* and never an error */
 }
 
-static void close_pool(uv_loop_t *loop, fg_pool *pool) {
-    bool closed = false;
-    fg_pool_close(pool, on_pool_closed, &closed);
-    assert_true(test_run_until(loop, flag_set, &closed, 3000));
-    assert_int_equal(test_loop_close(loop), 0);
+/* l's closed loop running on a new pool of A and B, until B has served some frames. */
+static void start_load_on_a_and_b(uv_loop_t *loop, load *l) {
+    memset(l, 0, sizeof *l);
+    const char *ab[] = {addrs[0], addrs[1]};
+    l->pool = new_pool(loop, ab, 2);
+    l->running = true;
+    l->want_peer = 1;
+    run_load_until(loop, l, until_peer_served, 8000);
 }
 
 static void test_reload_under_load(void **state) {
     uv_loop_t loop;
     uv_loop_init(&loop);
     static load l;
-    memset(&l, 0, sizeof l);
-    const char *ab[] = {addrs[0], addrs[1]};
-    l.pool = new_pool(&loop, ab, 2);
-    l.running = true;
-    l.want_peer = 1;
-    run_load_until(&loop, &l, until_peer_served, 8000);
+    start_load_on_a_and_b(&loop, &l);
 
     /* Remove B, add C: A untouched, B drains and disappears, C serves once healthy. */
     const fg_backend *a = find_backend(l.pool, addrs[0]);
@@ -263,7 +228,7 @@ static void test_reload_under_load(void **state) {
     print_message("reload under load: %u frames, all answered OK once (per backend %u %u %u %u)\n",
                   l.submitted, l.per_backend[0], l.per_backend[1], l.per_backend[2],
                   l.per_backend[3]);
-    close_pool(&loop, l.pool);
+    assert_true(test_pool_close(&loop, l.pool));
 }
 
 /* Closing the pool while a removed backend still drains: every frame answered once, no leak. */
@@ -271,46 +236,35 @@ static void test_close_while_draining(void **state) {
     uv_loop_t loop;
     uv_loop_init(&loop);
     static load l;
-    memset(&l, 0, sizeof l);
-    const char *ab[] = {addrs[0], addrs[1]};
-    l.pool = new_pool(&loop, ab, 2);
-    l.running = true;
-    l.want_peer = 1;
-    run_load_until(&loop, &l, until_peer_served, 8000);
+    start_load_on_a_and_b(&loop, &l);
     const char *a_only[] = {addrs[0]};
     assert_int_equal(fg_pool_set_backends(l.pool, a_only, 1), 0);
     l.running = false;
     bool closed = false;
-    fg_pool_close(l.pool, on_pool_closed, &closed);
+    fg_pool_close(l.pool, test_set_flag, &closed);
     assert_int_equal(fg_pool_set_backends(l.pool, a_only, 1), FG_ERR_CLOSED);
     assert_int_equal(l.answered, l.submitted); /* answered UNAVAILABLE by the close */
     for (uint32_t i = 0; i < l.submitted; i++)
         assert_int_equal(l.done[i], 1);
-    assert_true(test_run_until(&loop, flag_set, &closed, 3000));
+    assert_true(test_run_until(&loop, test_flag_set, &closed, 3000));
     assert_int_equal(test_loop_close(&loop), 0);
 
     /* Closing while an idle removed backend's connection is still closing. */
     uv_loop_init(&loop);
+    const char *ab[] = {addrs[0], addrs[1]};
     fg_pool *pool = new_pool(&loop, ab, 2);
     assert_int_equal(fg_pool_set_backends(pool, a_only, 1), 0);
     assert_int_equal(fg_pool_backend_count(pool), 2); /* B listed until its close completes */
-    close_pool(&loop, pool);
+    assert_true(test_pool_close(&loop, pool));
 }
 
 static int start_peers(void **state) {
     char *argv[] = {"/usr/bin/python3", (char *)server_script, "--infer-ms", "2", NULL};
-    for (int i = 0; i < NPEERS; i++) {
-        if (test_peer_start(&peers[i], argv) < 0)
-            return -1;
-        snprintf(addr_buf[i], sizeof addr_buf[i], "127.0.0.1:%u", (unsigned)peers[i].port);
-        addrs[i] = addr_buf[i];
-    }
-    return 0;
+    return test_peers_start(peers, NPEERS, argv, "127.0.0.1", addr_buf, addrs);
 }
 
 static int stop_peers(void **state) {
-    for (int i = 0; i < NPEERS; i++)
-        test_peer_stop(&peers[i]);
+    test_peers_stop(peers, NPEERS);
     return 0;
 }
 

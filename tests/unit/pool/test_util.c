@@ -13,6 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "fg_buf.h"
+#include "fg_pool.h"
+#include "fg_stats.h"
+
 #define MAX_PEERS 16
 
 static pid_t live[MAX_PEERS];
@@ -137,6 +143,22 @@ void test_peer_stop(test_peer *p) {
     }
 }
 
+int test_peers_start(test_peer *peers, size_t n, char *const argv[], const char *host,
+                     char (*buf)[32], const char **addrs) {
+    for (size_t i = 0; i < n; i++) {
+        if (test_peer_start(&peers[i], argv) < 0)
+            return -1;
+        snprintf(buf[i], sizeof buf[i], "%s:%u", host, (unsigned)peers[i].port);
+        addrs[i] = buf[i];
+    }
+    return 0;
+}
+
+void test_peers_stop(test_peer *peers, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        test_peer_stop(&peers[i]);
+}
+
 static void on_tick(uv_timer_t *t) {}
 
 bool test_run_until(uv_loop_t *loop, bool (*cond)(void *arg), void *arg, int timeout_ms) {
@@ -151,6 +173,14 @@ bool test_run_until(uv_loop_t *loop, bool (*cond)(void *arg), void *arg, int tim
     uv_close((uv_handle_t *)&tick, NULL);
     uv_run(loop, UV_RUN_NOWAIT);
     return ok;
+}
+
+void test_set_flag(void *arg) {
+    *(bool *)arg = true;
+}
+
+bool test_flag_set(void *arg) {
+    return *(bool *)arg;
 }
 
 static bool never(void *arg) {
@@ -185,4 +215,52 @@ uint16_t test_closed_port(void) {
     getsockname(fd, (struct sockaddr *)&sa, &len);
     close(fd);
     return ntohs(sa.sin_port);
+}
+
+fg_pool *test_pool_new(uv_loop_t *loop, const char *const *addrs, size_t n,
+                       uint32_t health_interval_ms) {
+    fg_pool_config cfg = {
+        .addrs = addrs,
+        .naddrs = n,
+        .timeout_ms = 2000,
+        .retries = 1,
+        .unhealthy_after = 1,
+        .healthy_after = 1,
+        .health_interval_ms = health_interval_ms,
+    };
+    fg_pool *pool;
+    return fg_pool_new(loop, &cfg, &pool) == 0 ? pool : NULL;
+}
+
+typedef struct pool_wait {
+    fg_pool *pool;
+    size_t want;
+} pool_wait;
+
+static bool healthy_count_is(void *arg) {
+    pool_wait *w = arg;
+    return fg_pool_healthy_count(w->pool) == w->want;
+}
+
+bool test_pool_wait_healthy(uv_loop_t *loop, fg_pool *pool, size_t want, int timeout_ms) {
+    pool_wait w = {pool, want};
+    return test_run_until(loop, healthy_count_is, &w, timeout_ms);
+}
+
+json_t *test_pool_health(const fg_pool *pool, int *http_status) {
+    fg_buf buf;
+    fg_buf_init(&buf, 1 << 20);
+    json_t *root = NULL;
+    if (fg_stats_render_health(pool, &buf, http_status) == 0) {
+        json_error_t jerr;
+        root = json_loadb((const char *)buf.data, buf.len, 0, &jerr);
+    }
+    fg_buf_free(&buf);
+    return root;
+}
+
+bool test_pool_close(uv_loop_t *loop, fg_pool *pool) {
+    bool closed = false;
+    fg_pool_close(pool, test_set_flag, &closed);
+    return test_run_until(loop, test_flag_set, &closed, 3000) && test_loop_close(loop) == 0;
 }

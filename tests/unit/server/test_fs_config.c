@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "fg_args.h"
@@ -15,25 +16,56 @@ static int parse(fs_config *cfg, char *err, size_t errlen, int argc, char **argv
     return fs_config_parse(cfg, argc, argv, err, errlen);
 }
 
+/* The values a parse must produce; models by count and last name. */
+typedef struct expected {
+    const char *host;
+    uint64_t port;
+    size_t n_models;
+    const char *last_model;
+    uint64_t load_ms, infer_ms, batch_item_ms, width, height;
+    fs_format format;
+    uint64_t queue_max;
+    double fail_rate;
+    bool fail_load;
+    uint64_t max_recv_bytes;
+} expected;
+
+static void assert_config(const fs_config *cfg, const expected *want) {
+    assert_string_equal(cfg->host, want->host);
+    assert_int_equal(cfg->port, want->port);
+    assert_int_equal(cfg->n_models, want->n_models);
+    assert_string_equal(cfg->model_names[cfg->n_models - 1], want->last_model);
+    assert_int_equal(cfg->load_ms, want->load_ms);
+    assert_int_equal(cfg->infer_ms, want->infer_ms);
+    assert_int_equal(cfg->batch_item_ms, want->batch_item_ms);
+    assert_int_equal(cfg->width, want->width);
+    assert_int_equal(cfg->height, want->height);
+    assert_int_equal(cfg->format, want->format);
+    assert_int_equal(cfg->queue_max, want->queue_max);
+    assert_true(cfg->fail_rate == want->fail_rate);
+    assert_int_equal(cfg->fail_load, want->fail_load);
+    assert_int_equal(cfg->max_recv_bytes, want->max_recv_bytes);
+}
+
 static void test_defaults(void **state) {
     fs_config cfg;
     char err[256];
     char *argv[] = {"frameserver"};
     assert_int_equal(parse(&cfg, err, sizeof(err), 1, argv), 0);
-    assert_string_equal(cfg.host, "127.0.0.1");
-    assert_int_equal(cfg.port, 50051);
-    assert_int_equal(cfg.n_models, 1);
-    assert_string_equal(cfg.model_names[0], "sanders");
-    assert_int_equal(cfg.load_ms, 1000);
-    assert_int_equal(cfg.infer_ms, 17);
-    assert_int_equal(cfg.batch_item_ms, 2);
-    assert_int_equal(cfg.width, 128);
-    assert_int_equal(cfg.height, 64);
-    assert_int_equal(cfg.format, FS_FORMAT_RGB24);
-    assert_int_equal(cfg.queue_max, 256);
-    assert_true(cfg.fail_rate == 0.0);
-    assert_false(cfg.fail_load);
-    assert_int_equal(cfg.max_recv_bytes, 4 << 20);
+    assert_config(&cfg, &(expected){.host = "127.0.0.1",
+                                    .port = 50051,
+                                    .n_models = 1,
+                                    .last_model = "sanders",
+                                    .load_ms = 1000,
+                                    .infer_ms = 17,
+                                    .batch_item_ms = 2,
+                                    .width = 128,
+                                    .height = 64,
+                                    .format = FS_FORMAT_RGB24,
+                                    .queue_max = 256,
+                                    .fail_rate = 0.0,
+                                    .fail_load = false,
+                                    .max_recv_bytes = 4 << 20});
     fs_config_free(&cfg);
 }
 
@@ -47,20 +79,20 @@ static void test_all_flags(void **state) {
         "--queue-max", "9",      "--fail-rate", "0.25",     "--fail-load",     "--max-recv-bytes",
         "1024"};
     assert_int_equal(parse(&cfg, err, sizeof(err), 25, argv), 0);
-    assert_string_equal(cfg.host, "::1");
-    assert_int_equal(cfg.port, 0);
-    assert_int_equal(cfg.n_models, 3);
-    assert_string_equal(cfg.model_names[2], "c");
-    assert_int_equal(cfg.load_ms, 5);
-    assert_int_equal(cfg.infer_ms, 0);
-    assert_int_equal(cfg.batch_item_ms, 3);
-    assert_int_equal(cfg.width, 64);
-    assert_int_equal(cfg.height, 32);
-    assert_int_equal(cfg.format, FS_FORMAT_JPEG);
-    assert_int_equal(cfg.queue_max, 9);
-    assert_true(cfg.fail_rate == 0.25);
-    assert_true(cfg.fail_load);
-    assert_int_equal(cfg.max_recv_bytes, 1024);
+    assert_config(&cfg, &(expected){.host = "::1",
+                                    .port = 0,
+                                    .n_models = 3,
+                                    .last_model = "c",
+                                    .load_ms = 5,
+                                    .infer_ms = 0,
+                                    .batch_item_ms = 3,
+                                    .width = 64,
+                                    .height = 32,
+                                    .format = FS_FORMAT_JPEG,
+                                    .queue_max = 9,
+                                    .fail_rate = 0.25,
+                                    .fail_load = true,
+                                    .max_recv_bytes = 1024});
     fs_config_free(&cfg);
 }
 
