@@ -92,8 +92,9 @@ static void note_error(run *r, const char *msg) {
     for (uint32_t i = 0; i < r->nerrors; i++)
         if (strcmp(r->errors[i], msg) == 0)
             return;
-    if (r->nerrors < MAX_ERRORS)
-        snprintf(r->errors[r->nerrors++], sizeof(r->errors[0]), "%s", msg);
+    if (r->nerrors < MAX_ERRORS) /* a long message is cut to fit: it is only shown */
+        snprintf(r->errors[r->nerrors++], sizeof(r->errors[0]), "%.*s",
+                 (int)sizeof(r->errors[0]) - 1, msg);
 }
 
 static void finish(run *r) {

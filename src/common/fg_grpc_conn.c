@@ -3,7 +3,8 @@
  * turn), the nghttp2 session, reading, batched writing, GOAWAY, reconnect with backoff, close.
  * Shape after nghttp2's examples/libevent-client.c: one nghttp2_session per TCP connection,
  * output collected with nghttp2_session_mem_send() into one buffer and written with a single
- * uv_write() per send cycle. The calls live in fg_grpc_call.c.
+ * uv_try_write() per send cycle (uv_write() for what the kernel did not take). The calls live in
+ * fg_grpc_call.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +31,9 @@ static void set_state(fg_grpc_conn *c, fg_grpc_conn_state state, const char *rea
 
 static void on_write_done(uv_write_t *req, int status);
 
-static void flush(fg_grpc_conn *c) {
-    if (!c->session || !c->link || c->writing || c->closing)
-        return;
+/* Collects up to WRITE_BATCH_MAX bytes of nghttp2 output into wbuf. false: the session ended or
+ * the connection was dropped or torn down meanwhile (c may be gone: teardown). */
+static bool collect_output(fg_grpc_conn *c) {
     fg_buf_reset(&c->wbuf);
     while (c->wbuf.len < WRITE_BATCH_MAX) {
         const uint8_t *data;
@@ -42,28 +43,54 @@ static void flush(fg_grpc_conn *c) {
         if (c->closing) {
             if (!c->busy)
                 teardown(c);
-            return;
+            return false;
         }
         if (n < 0) {
             drop_connection(c, nghttp2_strerror((int)n), false);
-            return;
+            return false;
         }
         if (n == 0)
             break;
         fg_buf_append(&c->wbuf, data, (size_t)n); /* cannot fail: WRITE_BUF_MAX has room */
     }
-    if (c->wbuf.len == 0) {
-        if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session))
-            drop_connection(c, c->goaway ? "GOAWAY" : "session ended", c->goaway_graceful);
+    return true;
+}
+
+/*
+ * uv_try_write first: most batches fit the socket buffer, and a completed uv_write costs an
+ * epoll_ctl (libuv re-arms the watcher). Only what the kernel did not take goes to uv_write,
+ * straight from wbuf, which stays untouched until on_write_done.
+ */
+static void flush(fg_grpc_conn *c) {
+    if (!c->session || !c->link || c->writing || c->closing)
+        return;
+    for (;;) {
+        if (!collect_output(c))
+            return;
+        if (c->wbuf.len == 0) {
+            if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session))
+                drop_connection(c, c->goaway ? "GOAWAY" : "session ended", c->goaway_graceful);
+            return;
+        }
+        uv_buf_t buf = uv_buf_init((char *)c->wbuf.data, (unsigned)c->wbuf.len);
+        int n = uv_try_write((uv_stream_t *)&c->link->tcp, &buf, 1);
+        if (n == UV_EAGAIN)
+            n = 0;
+        if (n < 0) {
+            drop_connection(c, uv_strerror(n), false);
+            return;
+        }
+        if ((size_t)n == c->wbuf.len)
+            continue; /* all taken: more output may be waiting */
+        buf = uv_buf_init((char *)c->wbuf.data + n, (unsigned)(c->wbuf.len - (size_t)n));
+        int rv = uv_write(&c->write_req, (uv_stream_t *)&c->link->tcp, &buf, 1, on_write_done);
+        if (rv < 0) {
+            drop_connection(c, uv_strerror(rv), false);
+            return;
+        }
+        c->writing = true;
         return;
     }
-    uv_buf_t buf = uv_buf_init((char *)c->wbuf.data, (unsigned)c->wbuf.len);
-    int rv = uv_write(&c->write_req, (uv_stream_t *)&c->link->tcp, &buf, 1, on_write_done);
-    if (rv < 0) {
-        drop_connection(c, uv_strerror(rv), false);
-        return;
-    }
-    c->writing = true;
 }
 
 static void on_write_done(uv_write_t *req, int status) {

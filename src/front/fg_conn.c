@@ -1,5 +1,6 @@
 #include "fg_conn.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "fg_ws.h"
 
 #define OUT_MAX (64u * 1024 * 1024) /* far above any answer; bounds a runaway bug, not a client */
+#define TRIM_AFTER_CONNS 64
 
 typedef enum conn_state {
     CONN_HTTP,
@@ -25,8 +27,9 @@ struct fg_conn {
     fg_conn_env *env;
     fg_conn *prev, *next;
     conn_state state;
-    fg_buf out;  /* being filled */
-    fg_buf wbuf; /* being written by write_req */
+    fg_buf out;      /* being filled */
+    fg_buf wbuf;     /* being written by write_req, from wbuf_off on */
+    size_t wbuf_off; /* taken by uv_try_write already */
     fg_http *http;
     fg_ws *ws;
     fg_session *session;
@@ -56,7 +59,14 @@ static void on_handle_closed(uv_handle_t *handle) {
     fg_buf_free(&c->wbuf);
     fg_conn_env *env = c->env;
     free(c);
-    env->nalive--;
+    if (--env->nalive == 0) {
+        fg_buf_free(&env->spare);
+        /* Many clients left: give their memory back to the system (not after every lone
+         * HTTP request: the trim walks the whole heap). */
+        if (env->nalive_peak >= TRIM_AFTER_CONNS)
+            malloc_trim(0);
+        env->nalive_peak = 0;
+    }
     /* Last: the owner may free env in there. */
     if (env->on_conn_freed)
         env->on_conn_freed(env->on_conn_freed_arg);
@@ -151,6 +161,32 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
     *buf = uv_buf_init((char *)c->env->read_buf, sizeof(c->env->read_buf));
 }
 
+/*
+ * A drained buffer keeps no storage: it goes to env->spare (the biggest one is kept there),
+ * which the next connection that sends borrows (lend_spare). An idle connection owns no output
+ * storage, and a reply costs no malloc and no regrowth (a 24 KiB reply needs 32 KiB).
+ */
+static void buf_drained(fg_conn *c, fg_buf *b) {
+    fg_buf_reset(b);
+    if (b->cap == 0)
+        return;
+    if (c->env->spare.cap < b->cap) {
+        fg_buf tmp = c->env->spare;
+        c->env->spare = *b;
+        *b = tmp;
+    }
+    fg_buf_free(b);
+    fg_buf_init(b, OUT_MAX);
+}
+
+static void lend_spare(fg_conn *c) {
+    if (c->out.len > 0 || c->out.cap >= c->env->spare.cap)
+        return;
+    fg_buf tmp = c->env->spare;
+    c->env->spare = c->out;
+    c->out = tmp;
+}
+
 static void on_write_done(uv_write_t *req, int status) {
     fg_conn *c = req->data;
     c->writing = false;
@@ -160,18 +196,37 @@ static void on_write_done(uv_write_t *req, int status) {
         fg_conn_close_now(c);
         return;
     }
-    fg_stats_add(FG_STAT_client_bytes_out_total, (int64_t)c->wbuf.len);
-    fg_buf_reset(&c->wbuf);
+    fg_stats_add(FG_STAT_client_bytes_out_total, (int64_t)(c->wbuf.len - c->wbuf_off));
+    buf_drained(c, &c->wbuf);
     conn_update(c);
 }
 
+/*
+ * uv_try_write first: a reply usually fits the socket buffer, and a completed uv_write costs an
+ * epoll_ctl (libuv re-arms the watcher). Only the rest is handed to uv_write, in place: out and
+ * wbuf swap, and wbuf is written from wbuf_off until on_write_done.
+ */
 static void flush_out(fg_conn *c) {
     if (c->writing || c->out.len == 0)
         return;
+    uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n == UV_EAGAIN)
+        n = 0;
+    if (n < 0) {
+        fg_conn_close_now(c);
+        return;
+    }
+    fg_stats_add(FG_STAT_client_bytes_out_total, n);
+    if ((size_t)n == c->out.len) {
+        buf_drained(c, &c->out);
+        return;
+    }
     fg_buf tmp = c->wbuf;
     c->wbuf = c->out;
     c->out = tmp;
-    uv_buf_t b = uv_buf_init((char *)c->wbuf.data, (unsigned)c->wbuf.len);
+    c->wbuf_off = (size_t)n;
+    b = uv_buf_init((char *)c->wbuf.data + n, (unsigned)(c->wbuf.len - (size_t)n));
     int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done);
     if (rc < 0) {
         fg_conn_close_now(c);
@@ -235,19 +290,30 @@ static bool ws_done(fg_conn *c) {
 static void conn_update(fg_conn *c) {
     if (c->closed)
         return;
-    if (c->state == CONN_WS) {
-        fg_ws_flush(c->ws);
-        if (ws_done(c))
-            c->finishing = true;
-        else if (fg_ws_close_sent(c->ws) && !c->close_timer) {
-            /* Our close is out; the client's answer gets a deadline. */
-            c->close_timer = true;
-            arm_timer(c, FG_CONN_LINGER_MS);
+    bool more;
+    do {
+        if (c->state == CONN_WS) {
+            lend_spare(c);
+            fg_ws_flush(c->ws);
+            if (ws_done(c))
+                c->finishing = true;
+            else if (fg_ws_close_sent(c->ws) && !c->close_timer) {
+                /* Our close is out; the client's answer gets a deadline. */
+                c->close_timer = true;
+                arm_timer(c, FG_CONN_LINGER_MS);
+            }
         }
-    }
-    flush_out(c);
-    if (c->closed)
-        return;
+        size_t had = c->out.len;
+        flush_out(c);
+        if (c->closed)
+            return;
+        if (c->out.len == 0)
+            buf_drained(c, &c->out); /* a borrowed spare goes back */
+        /* The kernel took everything at once: no on_write_done will come back for the frames
+         * wslay held back at the high-water mark. */
+        more = c->state == CONN_WS && had > 0 && c->out.len == 0 && !c->writing &&
+               fg_ws_queued_msgs(c->ws) > 0;
+    } while (more);
     if (c->finishing && c->state != CONN_LINGER && !c->writing && c->out.len == 0) {
         begin_linger(c);
         return;
@@ -354,7 +420,8 @@ int fg_conn_accept(fg_conn_env *env, uv_stream_t *server) {
         env->conns->prev = c;
     env->conns = c;
     env->nconns++;
-    env->nalive++;
+    if (++env->nalive > env->nalive_peak)
+        env->nalive_peak = env->nalive;
     fg_stats_add(FG_STAT_connections_total, 1);
     fg_stats_add(FG_STAT_connections_open, 1);
 

@@ -1,10 +1,12 @@
 /*
  * fg_conn: one client TCP connection (libuv): reads into fg_http until a WebSocket upgrade,
- * then into fg_ws + fg_session; writes everything queued in its out buffer, one uv_write at a
- * time (double-buffered). Backpressure: reading pauses while more than FG_CONN_HIGH_WATER bytes
- * wait to be written. Closing is graceful: the last bytes are written, the write side is shut
- * down, and input is read and dropped until the client closes (or FG_CONN_LINGER_MS), so the
- * client sees our last answer (a 400, a close frame) instead of a reset.
+ * then into fg_ws + fg_session; writes everything queued in its out buffer (uv_try_write, then
+ * one uv_write at a time for what the kernel did not take, double-buffered). Drained output
+ * storage goes to env->spare for the next connection that sends: an idle connection owns none.
+ * Backpressure: reading pauses while more than FG_CONN_HIGH_WATER bytes wait to be written.
+ * Closing is graceful: the last bytes are written, the write side is shut down, and input is
+ * read and dropped until the client closes (or FG_CONN_LINGER_MS), so the client sees our last
+ * answer (a 400, a close frame) instead of a reset.
  *
  * Timers: an HTTP request head must be complete within header_timeout_ms of its first byte (or
  * of the accept), else 408 and close (slowloris); between requests the connection may idle for
@@ -19,6 +21,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "fg_buf.h"
 #include "fg_http.h"
 #include "fg_session.h"
 
@@ -40,7 +43,9 @@ typedef struct fg_conn_env {
     uint8_t read_buf[FG_CONN_READ_BUF]; /* consumed inside each read callback */
     fg_conn *conns;                     /* open connections */
     size_t nconns;
-    size_t nalive; /* connections whose memory is not freed yet (handles still closing) */
+    size_t nalive;      /* connections whose memory is not freed yet (handles still closing) */
+    size_t nalive_peak; /* the most alive since nalive was last 0 */
+    fg_buf spare; /* drained output storage lent to the next sender; freed with the last conn */
     void (*on_conn_freed)(void *arg); /* after a connection's last handle closed: env unused */
     void *on_conn_freed_arg;
 } fg_conn_env;
