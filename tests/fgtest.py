@@ -84,11 +84,14 @@ def binary(relpath):
 # ----------------------------------------------------------------------------- ports
 
 
+# Ports handed out for servers a test starts itself: below Linux's ephemeral range (32768-60999
+# by default), so no outgoing connection of any process can take one between the check and the bind.
+PORT_LOW, PORT_HIGH = 20000, 32000
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that was free a moment ago, outside the ephemeral range."""
+    return free_port_range(1)
 
 
 def _port_free(port):
@@ -100,7 +103,7 @@ def _port_free(port):
     return True
 
 
-def free_port_range(n, low=40000, high=60000):
+def free_port_range(n, low=PORT_LOW, high=PORT_HIGH):
     """First port of n consecutive free ports, searched from a random point in [low, high)."""
     import random
 
