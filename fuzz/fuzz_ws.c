@@ -3,7 +3,8 @@
  * The fuzz input is what a client sends after the upgrade:
  *
  *   byte 0     read size: 0 hands everything to one fg_ws_feed(), n > 0 n bytes per read
- *   byte 1     output high-water mark, (b + 1) * 16 bytes (exercises writes held back)
+ *   byte 1     output high-water mark, (b + 1) * 16 bytes (exercises writes held back); an even
+ *              b also sends replies straight to the "socket" while wslay holds nothing
  *   byte 2..   the client's bytes
  *
  * The invariants checked are listed in fuzz_session.h.

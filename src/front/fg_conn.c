@@ -27,14 +27,17 @@ struct fg_conn {
     fg_conn_env *env;
     fg_conn *prev, *next;
     conn_state state;
-    fg_buf out;      /* being filled */
-    fg_buf wbuf;     /* being written by write_req, from wbuf_off on */
-    size_t wbuf_off; /* taken by uv_try_write already */
+    fg_buf out;          /* being filled */
+    fg_buf wbuf;         /* being written by write_req, from wbuf_off on */
+    size_t wbuf_off;     /* taken by uv_try_write already */
+    size_t direct_bytes; /* of replies written straight from their buffers, not yet written */
+    size_t ndirect;      /* their uv_write requests in flight */
     fg_http *http;
     fg_ws *ws;
     fg_session *session;
     int open_handles;
     bool writing;
+    bool write_failed; /* a direct reply could not be queued: close at the next update */
     bool reading;
     bool finishing;      /* write what is queued, then shut down */
     bool closed;         /* uv_close called */
@@ -235,6 +238,78 @@ static void flush_out(fg_conn *c) {
     c->writing = true;
 }
 
+/* A reply the kernel did not take at once, written from the message's own buffers. */
+typedef struct direct_write {
+    uv_write_t req;
+    fg_conn *c;
+    fg_ws_msg *msg;
+    size_t len;
+} direct_write;
+
+static void on_direct_write_done(uv_write_t *req, int status) {
+    direct_write *w = req->data;
+    fg_conn *c = w->c;
+    c->direct_bytes -= w->len;
+    c->ndirect--;
+    fg_ws_msg_free(w->msg);
+    size_t len = w->len;
+    free(w);
+    if (c->closed)
+        return;
+    if (status < 0) {
+        fg_conn_close_now(c);
+        return;
+    }
+    fg_stats_add(FG_STAT_client_bytes_out_total, (int64_t)len);
+    conn_update(c);
+}
+
+/*
+ * fg_ws's send_direct: one reply frame as one writev from where its pieces lie. Only when
+ * nothing of ours waits in out (a pending write_req or direct write is fine: libuv writes its
+ * requests in order, and uv_try_write refuses while any is queued). Never closes here: we may
+ * be inside fg_ws_feed; a failure closes at the next conn_update.
+ */
+static int on_send_direct(void *user, const fg_ws_iov *iov, size_t niov, fg_ws_msg *msg) {
+    fg_conn *c = user;
+    if (c->closed || c->out.len > 0 || niov > 3)
+        return FG_ERR_AGAIN;
+    uv_buf_t bufs[3];
+    size_t total = 0;
+    for (size_t i = 0; i < niov; i++) {
+        bufs[i] = uv_buf_init((char *)iov[i].base, (unsigned)iov[i].len);
+        total += iov[i].len;
+    }
+    int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)niov);
+    if (n < 0)
+        n = 0; /* EAGAIN; an error comes back from uv_write too */
+    fg_stats_add(FG_STAT_client_bytes_out_total, n);
+    if ((size_t)n == total) {
+        fg_ws_msg_free(msg);
+        return 0;
+    }
+    size_t skip = (size_t)n, first = 0;
+    while (skip >= bufs[first].len)
+        skip -= bufs[first++].len;
+    bufs[first].base += skip;
+    bufs[first].len -= skip;
+    direct_write *w = fg_malloc(sizeof(*w));
+    w->req.data = w;
+    w->c = c;
+    w->msg = msg;
+    w->len = total - (size_t)n;
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs + first, (unsigned)(niov - first),
+                 on_direct_write_done) < 0) {
+        fg_ws_msg_free(msg);
+        free(w);
+        c->write_failed = true;
+        return 0;
+    }
+    c->direct_bytes += w->len;
+    c->ndirect++;
+    return 0;
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
 static void set_reading(fg_conn *c, bool on) {
@@ -290,6 +365,10 @@ static bool ws_done(fg_conn *c) {
 static void conn_update(fg_conn *c) {
     if (c->closed)
         return;
+    if (c->write_failed) {
+        fg_conn_close_now(c);
+        return;
+    }
     bool more;
     do {
         if (c->state == CONN_WS) {
@@ -314,12 +393,14 @@ static void conn_update(fg_conn *c) {
         more = c->state == CONN_WS && had > 0 && c->out.len == 0 && !c->writing &&
                fg_ws_queued_msgs(c->ws) > 0;
     } while (more);
-    if (c->finishing && c->state != CONN_LINGER && !c->writing && c->out.len == 0) {
+    if (c->finishing && c->state != CONN_LINGER && !c->writing && c->ndirect == 0 &&
+        c->out.len == 0) {
         begin_linger(c);
         return;
     }
     if (c->state != CONN_LINGER)
-        set_reading(c, c->out.len + c->wbuf.len < FG_CONN_HIGH_WATER && !c->finishing);
+        set_reading(c, c->out.len + c->wbuf.len + c->direct_bytes < FG_CONN_HIGH_WATER &&
+                           !c->finishing);
 }
 
 static void on_session_output(void *user) {
@@ -332,7 +413,7 @@ static void on_ws_message(void *user, const uint8_t *data, size_t len) {
 }
 
 static void become_websocket(fg_conn *c) {
-    static const fg_ws_callbacks cbs = {.on_message = on_ws_message};
+    static const fg_ws_callbacks cbs = {.on_message = on_ws_message, .send_direct = on_send_direct};
     fg_http_free(c->http);
     c->http = NULL;
     c->state = CONN_WS;

@@ -1,9 +1,12 @@
 /*
  * fg_conn: one client TCP connection (libuv): reads into fg_http until a WebSocket upgrade,
  * then into fg_ws + fg_session; writes everything queued in its out buffer (uv_try_write, then
- * one uv_write at a time for what the kernel did not take, double-buffered). Drained output
- * storage goes to env->spare for the next connection that sends: an idle connection owns none.
- * Backpressure: reading pauses while more than FG_CONN_HIGH_WATER bytes wait to be written.
+ * one uv_write at a time for what the kernel did not take, double-buffered). A reply fg_ws hands
+ * over while out is empty is written straight from its own buffers instead (fg_ws send_direct:
+ * one writev, the rest as a uv_write that frees the reply when done; libuv keeps the order).
+ * Drained output storage goes to env->spare for the next connection that sends: an idle
+ * connection owns none. Backpressure: reading pauses while more than FG_CONN_HIGH_WATER bytes
+ * (out, the write in flight, direct replies not yet written) wait to be written.
  * Closing is graceful: the last bytes are written, the write side is shut down, and input is
  * read and dropped until the client closes (or FG_CONN_LINGER_MS), so the client sees our last
  * answer (a 400, a close frame) instead of a reset.

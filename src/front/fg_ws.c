@@ -12,11 +12,12 @@ struct fg_ws_msg {
     fg_ws_msg *prev, *next;
     size_t len, off, head_len;
     const uint8_t *tail;
-    void *block; /* owned: freed with the message */
+    void *block;                                /* owned: freed with the message */
+    uint8_t frame_head[FG_WS_FRAME_HEADER_MAX]; /* when sent directly */
     uint8_t data[];
 };
 
-static void msg_free(fg_ws_msg *m) {
+void fg_ws_msg_free(fg_ws_msg *m) {
     free(m->block);
     free(m);
 }
@@ -163,7 +164,7 @@ static ssize_t fragment_read_callback(wslay_event_context_ptr ctx, uint8_t *buf,
         /* wslay never reads the source again after eof. */
         *eof = 1;
         msg_unlink(ws, m);
-        msg_free(m);
+        fg_ws_msg_free(m);
     }
     return (ssize_t)(done + n);
 }
@@ -194,7 +195,7 @@ void fg_ws_free(fg_ws *ws) {
     while (ws->msgs) {
         fg_ws_msg *m = ws->msgs;
         msg_unlink(ws, m);
-        msg_free(m);
+        fg_ws_msg_free(m);
     }
     free(ws);
 }
@@ -274,7 +275,48 @@ fg_ws_msg *fg_ws_msg_new_tail(size_t head_len, uint8_t **head, const uint8_t *ta
     return m;
 }
 
+size_t fg_ws_binary_frame_header(uint8_t out[FG_WS_FRAME_HEADER_MAX], uint64_t payload_len) {
+    out[0] = 0x80 | WSLAY_BINARY_FRAME; /* FIN, no RSV bits */
+    if (payload_len < 126) {
+        out[1] = (uint8_t)payload_len;
+        return 2;
+    }
+    if (payload_len <= UINT16_MAX) {
+        out[1] = 126;
+        out[2] = (uint8_t)(payload_len >> 8);
+        out[3] = (uint8_t)payload_len;
+        return 4;
+    }
+    out[1] = 127;
+    for (int i = 0; i < 8; i++)
+        out[2 + i] = (uint8_t)(payload_len >> (56 - 8 * i));
+    return 10;
+}
+
+/*
+ * The one frame we build by hand. wslay has no zero-copy send: its only way to send a message
+ * it does not copy whole is the fragmented one, whose read callback copies the reply 4 KiB at a
+ * time into wslay's buffer and from there into out (one more copy, and writing each fragment
+ * straight to the socket instead costs a syscall per 4 KiB). A server frame is unmasked, so a
+ * whole message is just its header then its bytes: one writev from where they lie. Only while
+ * wslay holds nothing for the client, so wslay's frames and ours never interleave; the close
+ * handshake, pings, pongs and everything queued behind them stay wslay's.
+ */
+static int send_direct(fg_ws *ws, fg_ws_msg *m) {
+    if (!ws->cbs.send_direct || fg_ws_closing(ws) || ws->mid_frame ||
+        !wslay_event_get_write_enabled(ws->ctx) || wslay_event_get_queued_msg_count(ws->ctx) > 0)
+        return FG_ERR_AGAIN;
+    fg_ws_iov iov[3] = {
+        {m->frame_head, fg_ws_binary_frame_header(m->frame_head, m->len)},
+        {m->data, m->head_len},
+        {m->tail, m->len - m->head_len},
+    };
+    return ws->cbs.send_direct(ws->user, iov, iov[2].len ? 3 : 2, m);
+}
+
 int fg_ws_send(fg_ws *ws, fg_ws_msg *msg) {
+    if (!ws->failed && msg->len > 0 && send_direct(ws, msg) == 0)
+        return 0;
     struct wslay_event_fragmented_msg arg = {
         .opcode = WSLAY_BINARY_FRAME,
         .source.data = msg,
@@ -282,7 +324,7 @@ int fg_ws_send(fg_ws *ws, fg_ws_msg *msg) {
     };
     if (ws->failed || ws->closing || msg->len == 0 ||
         wslay_event_queue_fragmented_msg(ws->ctx, &arg) != 0) {
-        msg_free(msg);
+        fg_ws_msg_free(msg);
         return FG_ERR_CLOSED;
     }
     msg->next = ws->msgs;

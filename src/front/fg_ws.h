@@ -11,8 +11,12 @@
  * sent after our close frame.
  *
  * Replies are fg_ws_msg objects the session owns once given to fg_ws_send(); they are sent as
- * one binary message (in 4 KiB fragments read straight from the object, and from the image
- * buffer it adopted, so the image is never copied into one more whole-message buffer).
+ * one binary message. When the owner supplies send_direct and wslay holds nothing for the client
+ * (no message queued, no frame half in out, no close queued or sent), the message goes out as
+ * one unfragmented frame through send_direct: an iovec of [frame header | head | tail], so the
+ * image is written straight from the buffer the message adopted (the only copy is the one that
+ * assembled the backend's reply). Otherwise wslay sends it in 4 KiB fragments read from the
+ * object, after what it already holds.
  */
 #ifndef FG_WS_H
 #define FG_WS_H
@@ -26,10 +30,23 @@
 typedef struct fg_ws fg_ws;
 typedef struct fg_ws_msg fg_ws_msg;
 
+/* A server frame header: FIN, opcode, unmasked 7/16/64-bit length. */
+#define FG_WS_FRAME_HEADER_MAX 10
+
+typedef struct fg_ws_iov {
+    const uint8_t *base;
+    size_t len;
+} fg_ws_iov;
+
 typedef struct fg_ws_callbacks {
     /* A complete binary message; data is valid during the call only. Not called once the
      * session is closing. */
     void (*on_message)(void *user, const uint8_t *data, size_t len);
+    /* Optional. Writes the niov pieces of one complete frame to the client after everything
+     * written before and before anything written later. 0: taken, the callee owns msg (which
+     * keeps the pieces alive) and gives it to fg_ws_msg_free() once written or dropped;
+     * negative: not now (output is pending), msg stays with the caller. */
+    int (*send_direct)(void *user, const fg_ws_iov *iov, size_t niov, fg_ws_msg *msg);
 } fg_ws_callbacks;
 
 /* out is borrowed (the caller may swap its contents between calls); cbs is copied. */
@@ -55,8 +72,15 @@ fg_ws_msg *fg_ws_msg_new(size_t len, uint8_t **data);
  * the message now owns and free()s once sent or dropped (block may be NULL). */
 fg_ws_msg *fg_ws_msg_new_tail(size_t head_len, uint8_t **head, const uint8_t *tail, size_t tail_len,
                               void *block);
-/* Queues msg (ownership passes to the session in every case). 0, or FG_ERR_CLOSED when the
- * session no longer sends messages (msg freed). */
+/* Frees a message given by send_direct (and the block it adopted). */
+void fg_ws_msg_free(fg_ws_msg *msg);
+
+/* Writes the header of a final unmasked binary frame of payload_len bytes into out (the
+ * shortest of the three length encodings, as RFC 6455 5.2 requires); returns its length. */
+size_t fg_ws_binary_frame_header(uint8_t out[FG_WS_FRAME_HEADER_MAX], uint64_t payload_len);
+
+/* Sends msg, directly or queued (see above; ownership passes in every case). 0, or
+ * FG_ERR_CLOSED when the session no longer sends messages (msg freed). */
 int fg_ws_send(fg_ws *ws, fg_ws_msg *msg);
 
 /* Appends queued frames to out (up to high_water). 0, or FG_ERR_PROTO if wslay failed. */

@@ -14,11 +14,13 @@ import fgtest
 from fgproxy import (
     REQ_HDR,
     RawWS,
+    assert_error,
     assert_frame,
     encode_request,
     http_get,
     parse_prometheus,
     one_backend_proxy,
+    parse_reply,
     start_framegate,
     wait_proxy_health,
 )
@@ -153,6 +155,41 @@ def test_fragmented_up_to_max_message_with_pings_interleaved(gate):
             pongs.append(payload)
         assert pongs == [b"p%d" % i for i in range(len(pieces))]
         assert_frame(w.recv_reply(), request_id=9, frame=10)
+
+
+def test_client_not_reading_gets_every_reply_intact_and_pongs_in_order(gate):
+    """A reply is written straight from the backend's buffer (one writev) only while wslay holds
+    nothing for the client. A client that stops reading fills the socket: partial writes, replies
+    queued behind pongs and behind each other, reading paused at the high-water mark. Every
+    request still gets its one intact reply (FRAME, or ERROR 8 past --max-inflight) and every
+    ping its pong, in order."""
+    n = 600  # up to 14 MiB of images: far more than the socket buffers hold
+    with RawWS(gate) as w:
+        for i in range(n):
+            w.send_frame(2, encode_request(i + 1, i, data=b"\1" * 100))
+            if i % 10 == 0:
+                w.send_frame(9, b"p%d" % i)
+            if i % 50 == 49:
+                time.sleep(0.05)  # let the backend answer: replies pile up unread
+        time.sleep(0.5)
+        ids, pongs, frames = [], [], 0
+        while len(ids) < n or len(pongs) < n // 10:
+            fin, rsv, op, payload = w.read_frame()
+            assert fin and rsv == 0
+            if op == 0xA:
+                pongs.append(payload)
+                continue
+            assert op == 2, f"unexpected opcode {op}"
+            r = parse_reply(payload)
+            if r.type == 3 and r.status == 8:
+                assert_error(r, 8, request_id=r.request_id, frame=r.request_id - 1)
+            else:
+                assert_frame(r, request_id=r.request_id, frame=r.request_id - 1)
+                frames += 1
+            ids.append(r.request_id)
+        assert sorted(ids) == list(range(1, n + 1))
+        assert pongs == [b"p%d" % i for i in range(0, n, 10)]
+        assert frames >= 64  # one --max-inflight window at least
 
 
 def test_nothing_processed_after_a_close(gate):

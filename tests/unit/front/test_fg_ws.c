@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wslay/wslay.h>
 
 #include "fg_err.h"
 #include "fg_ws.h"
@@ -17,6 +18,8 @@ typedef struct fixture {
     fg_buf out;
     fg_buf got; /* the binary messages received, concatenated */
     int messages;
+    int direct_calls;
+    bool refuse_direct;
 } fixture;
 
 static void on_message(void *user, const uint8_t *data, size_t len) {
@@ -25,13 +28,29 @@ static void on_message(void *user, const uint8_t *data, size_t len) {
     f->messages++;
 }
 
-static fixture *make(size_t high_water) {
+/* A socket that takes everything: the pieces go to out, in order with wslay's frames. */
+static int on_send_direct(void *user, const fg_ws_iov *iov, size_t niov, fg_ws_msg *msg) {
+    fixture *f = user;
+    f->direct_calls++;
+    if (f->refuse_direct)
+        return FG_ERR_AGAIN;
+    for (size_t i = 0; i < niov; i++)
+        fg_buf_append(&f->out, iov[i].base, iov[i].len);
+    fg_ws_msg_free(msg);
+    return 0;
+}
+
+static fixture *make_with(size_t high_water, bool direct) {
     fixture *f = calloc(1, sizeof(*f));
     fg_buf_init(&f->out, 1 << 20);
     fg_buf_init(&f->got, 1 << 20);
-    fg_ws_callbacks cbs = {.on_message = on_message};
+    fg_ws_callbacks cbs = {.on_message = on_message, .send_direct = direct ? on_send_direct : NULL};
     f->ws = fg_ws_new(MAX_MESSAGE, &f->out, high_water, &cbs, f);
     return f;
+}
+
+static fixture *make(size_t high_water) {
+    return make_with(high_water, false);
 }
 
 static int setup(void **state) {
@@ -509,6 +528,152 @@ static void keepalive_ping_and_byte_count(void **state) {
     assert_int_equal(fg_ws_ping(f->ws), FG_ERR_CLOSED);
 }
 
+/* A wslay client reading what a server wrote: the frame header builder is checked against the
+ * library's own parser (which also refuses a length not in its shortest encoding). */
+typedef struct wire {
+    const uint8_t *data;
+    size_t len, off;
+    int messages;
+    uint8_t opcode;
+    size_t msg_len;
+    bool payload_ok;
+    const uint8_t *expect;
+} wire;
+
+static ssize_t wire_recv_callback(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+                                  void *user_data) {
+    wire *w = user_data;
+    if (w->off == w->len) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    size_t n = len < w->len - w->off ? len : w->len - w->off;
+    memcpy(buf, w->data + w->off, n);
+    w->off += n;
+    return (ssize_t)n;
+}
+
+static void wire_on_msg_recv_callback(wslay_event_context_ptr ctx,
+                                      const struct wslay_event_on_msg_recv_arg *arg,
+                                      void *user_data) {
+    wire *w = user_data;
+    w->messages++;
+    w->opcode = arg->opcode;
+    w->msg_len = arg->msg_length;
+    w->payload_ok = arg->msg_length == 0 || memcmp(arg->msg, w->expect, arg->msg_length) == 0;
+}
+
+static void frame_header_in_all_three_encodings(void **state) {
+    static const struct {
+        size_t len, header;
+    } cases[] = {{0, 2},   {1, 2},     {125, 2},    {126, 4},
+                 {127, 4}, {65535, 4}, {65536, 10}, {200000, 10}};
+    size_t max = 200000;
+    uint8_t *payload = malloc(max);
+    uint8_t *frame = malloc(max + FG_WS_FRAME_HEADER_MAX);
+    for (size_t i = 0; i < max; i++)
+        payload[i] = (uint8_t)(i * 13 + 5);
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        size_t h = fg_ws_binary_frame_header(frame, cases[k].len);
+        assert_int_equal(h, cases[k].header);
+        memcpy(frame + h, payload, cases[k].len);
+        wire w = {.data = frame, .len = h + cases[k].len, .expect = payload};
+        static const struct wslay_event_callbacks cbs = {
+            .recv_callback = wire_recv_callback,
+            .on_msg_recv_callback = wire_on_msg_recv_callback,
+        };
+        wslay_event_context_ptr client;
+        assert_int_equal(wslay_event_context_client_init(&client, &cbs, &w), 0);
+        wslay_event_config_set_max_recv_msg_length(client, max);
+        assert_int_equal(wslay_event_recv(client), 0);
+        assert_true(wslay_event_get_read_enabled(client)); /* no protocol error */
+        assert_int_equal(w.messages, 1);
+        assert_int_equal(w.opcode, WSLAY_BINARY_FRAME);
+        assert_int_equal(w.msg_len, cases[k].len);
+        assert_true(w.payload_ok);
+        assert_int_equal(w.off, w.len);
+        wslay_event_context_free(client);
+    }
+    free(frame);
+    free(payload);
+}
+
+/* A message of len bytes: head_len in the message, the rest adopted as a heap tail. */
+static fg_ws_msg *tail_msg(size_t head_len, size_t len, uint8_t seed) {
+    uint8_t *head;
+    uint8_t *block = malloc(len - head_len + 1);
+    fg_ws_msg *m = fg_ws_msg_new_tail(head_len, &head, block, len - head_len, block);
+    for (size_t i = 0; i < len; i++) {
+        if (i < head_len)
+            head[i] = (uint8_t)(seed + i);
+        else
+            block[i - head_len] = (uint8_t)(seed + i);
+    }
+    return m;
+}
+
+static void expect_message(const server_frame *fr, size_t len, uint8_t seed) {
+    assert_int_equal(fr->opcode, 2);
+    assert_int_equal(fr->fin, 1);
+    assert_int_equal(fr->len, len);
+    for (size_t i = 0; i < len; i++)
+        assert_int_equal(fr->payload[i], (uint8_t)(seed + i));
+}
+
+static void sends_directly_only_when_wslay_holds_nothing(void **state) {
+    teardown(state);
+    fixture *f = make_with(1 << 16, true);
+    *state = f;
+    /* Idle: one frame, header and pieces straight out, nothing queued. */
+    assert_int_equal(fg_ws_send(f->ws, tail_msg(28, 300, 1)), 0);
+    assert_int_equal(f->direct_calls, 1);
+    assert_int_equal(fg_ws_queued_msgs(f->ws), 0);
+    /* A ping queued in wslay: the next reply queues behind it, in order. */
+    assert_int_equal(fg_ws_ping(f->ws), 0);
+    assert_int_equal(fg_ws_send(f->ws, tail_msg(28, 5000, 2)), 0);
+    assert_int_equal(f->direct_calls, 1);
+    assert_int_equal(fg_ws_queued_msgs(f->ws), 2);
+    assert_int_equal(fg_ws_flush(f->ws), 0);
+    /* Drained: direct again (a head-only message too); a refusal falls back to wslay. */
+    assert_int_equal(fg_ws_send(f->ws, tail_msg(40, 40, 3)), 0);
+    assert_int_equal(f->direct_calls, 2);
+    f->refuse_direct = true;
+    assert_int_equal(fg_ws_send(f->ws, tail_msg(10, 20000, 4)), 0);
+    assert_int_equal(f->direct_calls, 3);
+    assert_int_equal(fg_ws_flush(f->ws), 0);
+    f->refuse_direct = false;
+
+    size_t off = 0;
+    server_frame fr;
+    assert_true(next_frame(f, &off, &fr));
+    expect_message(&fr, 300, 1);
+    assert_true(next_frame(f, &off, &fr));
+    assert_int_equal(fr.opcode, 9);
+    size_t total = 0;
+    do {
+        assert_true(next_frame(f, &off, &fr));
+        assert_int_equal(fr.opcode, total == 0 ? 2 : 0);
+        for (size_t i = 0; i < fr.len; i++)
+            assert_int_equal(fr.payload[i], (uint8_t)(2 + total + i));
+        total += fr.len;
+    } while (!fr.fin);
+    assert_int_equal(total, 5000);
+    assert_true(next_frame(f, &off, &fr));
+    expect_message(&fr, 40, 3);
+    total = 0;
+    do {
+        assert_true(next_frame(f, &off, &fr));
+        total += fr.len;
+    } while (!fr.fin);
+    assert_int_equal(total, 20000);
+    assert_false(next_frame(f, &off, &fr));
+
+    /* Once a close is queued nothing more is sent, directly or not. */
+    fg_ws_close(f->ws, 1001, "bye");
+    assert_int_equal(fg_ws_send(f->ws, tail_msg(28, 100, 5)), FG_ERR_CLOSED);
+    assert_int_equal(f->direct_calls, 3);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -533,6 +698,8 @@ int main(void) {
         T(nothing_processed_after_close),
         T(unsolicited_pong_ignored),
         T(keepalive_ping_and_byte_count),
+        T(frame_header_in_all_three_encodings),
+        T(sends_directly_only_when_wslay_holds_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
