@@ -602,13 +602,12 @@ static void frame_header_in_all_three_encodings(void **state) {
 static fg_ws_msg *tail_msg(size_t head_len, size_t len, uint8_t seed) {
     uint8_t *head;
     uint8_t *block = malloc(len - head_len + 1);
+    /* The tail is filled before the message adopts it: it is read in place, as an image is. */
+    for (size_t i = head_len; i < len; i++)
+        block[i - head_len] = (uint8_t)(seed + i);
     fg_ws_msg *m = fg_ws_msg_new_tail(head_len, &head, block, len - head_len, block);
-    for (size_t i = 0; i < len; i++) {
-        if (i < head_len)
-            head[i] = (uint8_t)(seed + i);
-        else
-            block[i - head_len] = (uint8_t)(seed + i);
-    }
+    for (size_t i = 0; i < head_len; i++)
+        head[i] = (uint8_t)(seed + i);
     return m;
 }
 
