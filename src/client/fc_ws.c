@@ -12,6 +12,7 @@
 #include "fg_alloc.h"
 #include "fg_buf.h"
 #include "fg_err.h"
+#include "fg_wsin.h"
 
 /* One read buffer per thread: every byte read is consumed before on_read returns. */
 #define READ_BUF_SIZE (64 * 1024)
@@ -73,13 +74,12 @@ struct fc_ws {
     fg_buf out_pending; /* filled by wslay's send_callback */
     fg_buf out_writing; /* owned by the uv_write in flight */
     bool writing;
-    bool in_read;      /* inside on_read: the flush waits until the batch is complete */
-    bool freed;        /* the user let go: no more callbacks */
-    bool tcp_closed;   /* libuv's close callback ran */
-    const uint8_t *in; /* bytes of the current read not yet given to wslay */
-    size_t in_len;
-    fg_buf joined; /* head + body of the message being sent */
-    msg_buf *msg;  /* the data message being received; NULL between messages */
+    bool in_read;    /* inside on_read: the flush waits until the batch is complete */
+    bool freed;      /* the user let go: no more callbacks */
+    bool tcp_closed; /* libuv's close callback ran */
+    fg_wsin in;      /* the current read, pulled by wslay */
+    fg_buf joined;   /* head + body of the message being sent */
+    msg_buf *msg;    /* the data message being received; NULL between messages */
     size_t max_message;
     bool msg_binary;
     bool frame_is_control;
@@ -222,15 +222,7 @@ static void on_write_done(uv_write_t *req, int status) {
 static ssize_t recv_callback(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
                              void *user_data) {
     fc_ws *ws = user_data;
-    if (ws->in_len == 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
-    size_t n = len < ws->in_len ? len : ws->in_len;
-    memcpy(buf, ws->in, n);
-    ws->in += n;
-    ws->in_len -= n;
-    return (ssize_t)n;
+    return fg_wsin_recv(&ws->in, ctx, buf, len);
 }
 
 static ssize_t send_callback(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
@@ -297,12 +289,11 @@ static void on_frame_recv_end_callback(wslay_event_context_ptr ctx, void *user_d
 }
 
 static void feed_wslay(fc_ws *ws, const uint8_t *data, size_t len) {
-    ws->in = data;
-    ws->in_len = len;
+    ws->in = (fg_wsin){data, len};
     ws->in_read = true;
     int rc = wslay_event_recv(ws->ctx);
     ws->in_read = false;
-    ws->in_len = 0;
+    ws->in = (fg_wsin){NULL, 0};
     if (rc != 0) {
         fail(ws, FG_ERR_PROTO, "the server broke the WebSocket protocol");
         return;

@@ -6,6 +6,7 @@
 
 #include "fg_alloc.h"
 #include "fg_err.h"
+#include "fg_wsin.h"
 
 /* The bytes of a message: data[0..head_len), then tail[0..len - head_len) (inside block). */
 struct fg_ws_msg {
@@ -28,8 +29,7 @@ struct fg_ws {
     void *user;
     fg_buf *out;
     size_t high_water;
-    const uint8_t *in; /* the bytes of the current fg_ws_feed() */
-    size_t in_len;
+    fg_wsin in;              /* the bytes of the current fg_ws_feed(), pulled by wslay */
     bool mid_frame;          /* out ends inside a frame (header sent, payload to follow) */
     bool closing;            /* we queued a close (or are about to) */
     bool failed;             /* finished after a protocol error; wslay is not used any more */
@@ -54,15 +54,7 @@ static void msg_unlink(fg_ws *ws, fg_ws_msg *m) {
 static ssize_t recv_callback(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
                              void *user_data) {
     fg_ws *ws = user_data;
-    if (ws->in_len == 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
-    size_t n = len < ws->in_len ? len : ws->in_len;
-    memcpy(buf, ws->in, n);
-    ws->in += n;
-    ws->in_len -= n;
-    return (ssize_t)n;
+    return fg_wsin_recv(&ws->in, ctx, buf, len);
 }
 
 /*
@@ -233,11 +225,9 @@ int fg_ws_feed(fg_ws *ws, const uint8_t *data, size_t len) {
     if (ws->failed || !wslay_event_get_read_enabled(ws->ctx))
         return ws->failed ? FG_ERR_PROTO : 0; /* nothing is read after a close */
     ws->bytes_in += len;
-    ws->in = data;
-    ws->in_len = len;
+    ws->in = (fg_wsin){data, len};
     int r = wslay_event_recv(ws->ctx);
-    ws->in = NULL;
-    ws->in_len = 0;
+    ws->in = (fg_wsin){NULL, 0};
     if (r != 0 || ws->peer_close_bad || peer_close_refused(ws)) {
         fail_protocol(ws);
         return FG_ERR_PROTO;
