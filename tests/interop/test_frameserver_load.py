@@ -25,7 +25,7 @@ async def closed_loop(pb, addr, concurrency, warmup, measure):
             frame = wid * 100000 + n
             n += 1
             try:
-                r = await stub.Render(fp.RenderRequest(model="sanders", frame=frame), timeout=30)
+                r = await stub.Render(fp.RenderRequest(model="sanders", frame=frame), timeout=10)
             except grpc.aio.AioRpcError as e:
                 bad.append(e.code())
                 continue
