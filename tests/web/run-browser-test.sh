@@ -4,7 +4,13 @@
 set -eu
 : "${FG_BUILD_DIR:?}"
 here=$(cd "$(dirname "$0")" && pwd)
-PLAYWRIGHT_VERSION=1.65.1
+# playwright-core from 1.62 needs Node 20; Debian 12's own nodejs is 18, for which 1.61.1 is the
+# newest. Both drive Debian's chromium over CDP. PLAYWRIGHT_VERSION overrides the choice.
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ]; then
+    PLAYWRIGHT_VERSION=${PLAYWRIGHT_VERSION:-1.65.1}
+else
+    PLAYWRIGHT_VERSION=${PLAYWRIGHT_VERSION:-1.61.1}
+fi
 export FG_NPM_WEB="$FG_BUILD_DIR/npm-web"
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 
