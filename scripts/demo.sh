@@ -17,8 +17,12 @@ ws_port=${WS_PORT:-8086}
 
 cleanup() {
   trap - INT TERM EXIT
-  [ -n "${proxy_pid:-}" ] && kill "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
-  scripts/stop-backends.sh || true
+  set +e # stop everything, whatever the proxy's exit status
+  if [ -n "${proxy_pid:-}" ]; then
+    kill "$proxy_pid" 2>/dev/null
+    wait "$proxy_pid" 2>/dev/null
+  fi
+  scripts/stop-backends.sh
 }
 trap cleanup INT TERM EXIT
 
