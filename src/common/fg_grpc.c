@@ -65,6 +65,13 @@ int fg_grpc_reader_feed(fg_grpc_reader *r, const uint8_t *data, size_t len) {
     return 0;
 }
 
+void fg_grpc_reader_reset(fg_grpc_reader *r) {
+    fg_buf_reset(&r->msg);
+    r->prefix_len = 0;
+    r->expect = 0;
+    r->done = false;
+}
+
 bool fg_grpc_reader_done(const fg_grpc_reader *r) {
     return r->done;
 }

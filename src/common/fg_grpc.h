@@ -35,6 +35,8 @@ void fg_grpc_reader_init(fg_grpc_reader *r, uint32_t max_len);
  * or a flag byte other than 0/1). After an error the reader must not be fed again.
  */
 int fg_grpc_reader_feed(fg_grpc_reader *r, const uint8_t *data, size_t len);
+/* Ready for the next call's message: state cleared, message storage and limit kept. */
+void fg_grpc_reader_reset(fg_grpc_reader *r);
 /* True once one complete message was received. */
 bool fg_grpc_reader_done(const fg_grpc_reader *r);
 /*

@@ -96,15 +96,14 @@ static fg_grpc_call *call_get(fg_grpc_conn *c, size_t need) {
         fg_grpc_reader_init(&call->reader, c->opts.max_reply_bytes);
         return call;
     }
-    fg_buf storage = call->reader.msg;
+    fg_grpc_reader reader = call->reader; /* its reply buffer stays allocated */
     char *grpc_message = call->grpc_message;
     size_t cap = call->cap;
     memset(call, 0, sizeof *call);
     call->cap = cap;
     call->grpc_message = grpc_message;
-    fg_grpc_reader_init(&call->reader, c->opts.max_reply_bytes);
-    call->reader.msg.data = storage.data; /* the reply buffer stays allocated (len 0) */
-    call->reader.msg.cap = storage.cap;
+    call->reader = reader;
+    fg_grpc_reader_reset(&call->reader);
     return call;
 }
 

@@ -97,6 +97,29 @@ static void rejects_second_message_and_cut_message(void **state) {
     fg_grpc_reader_free(&r);
 }
 
+static void reset_keeps_storage_for_the_next_message(void **state) {
+    uint8_t wire[5 + 3];
+    fg_grpc_prefix_write(wire, 3);
+    memcpy(wire + 5, "abc", 3);
+    fg_grpc_reader r;
+    fg_grpc_reader_init(&r, 100);
+    assert_int_equal(fg_grpc_reader_feed(&r, wire, sizeof(wire)), 0);
+    uint8_t *storage = r.msg.data;
+    fg_grpc_reader_reset(&r);
+    assert_false(fg_grpc_reader_done(&r));
+    assert_int_equal(r.msg.len, 0);
+    assert_ptr_equal(r.msg.data, storage);
+    memcpy(wire + 5, "xyz", 3);
+    assert_int_equal(fg_grpc_reader_feed(&r, wire, sizeof(wire)), 0);
+    const uint8_t *msg;
+    size_t len;
+    assert_int_equal(fg_grpc_reader_finish(&r, &msg, &len), 0);
+    assert_int_equal(len, 3);
+    assert_memory_equal(msg, "xyz", 3);
+    assert_ptr_equal(msg, storage);
+    fg_grpc_reader_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(prefix_is_big_endian_uncompressed),
@@ -106,6 +129,7 @@ int main(void) {
         cmocka_unit_test(rejects_over_limit_before_buffering),
         cmocka_unit_test(rejects_compressed_and_bad_flag),
         cmocka_unit_test(rejects_second_message_and_cut_message),
+        cmocka_unit_test(reset_keeps_storage_for_the_next_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
