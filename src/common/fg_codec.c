@@ -9,6 +9,10 @@ static uint32_t get_u32le(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static uint16_t get_u16le(const uint8_t *p) {
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
 static void put_u16le(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
@@ -88,10 +92,12 @@ int fg_codec_parse_request(const uint8_t *msg, size_t len, fg_render_request *re
         *why = "model name past the end of the message";
         return FG_ERR_INVALID;
     }
-    if (msg[2] != 0 || msg[3] != 0) {
-        *why = "flags must be 0";
+    uint16_t flags = get_u16le(msg + 2);
+    if (flags & ~FG_FLAG_LATEST) {
+        *why = "unknown flags (only bit 0, LATEST, is defined)";
         return FG_ERR_INVALID;
     }
+    req->flags = flags;
     const uint8_t *model = msg + FG_REQUEST_HEADER_LEN;
     if (!is_utf8(model, model_len)) {
         *why = "model name is not UTF-8";
@@ -103,6 +109,15 @@ int fg_codec_parse_request(const uint8_t *msg, size_t len, fg_render_request *re
     req->input_len = len - FG_REQUEST_HEADER_LEN - model_len;
     *why = "";
     return 0;
+}
+
+void fg_codec_write_hint(uint8_t out[FG_HINT_LEN], const fg_hint *h) {
+    out[0] = FG_MSG_HINT;
+    out[1] = 0;
+    put_u16le(out + 2, h->healthy);
+    put_u32le(out + 4, h->fps_milli);
+    put_u32le(out + 8, h->queue_wait_us);
+    put_u32le(out + 12, 0);
 }
 
 void fg_codec_write_reply_header(uint8_t out[FG_REPLY_HEADER_LEN], const fg_reply_header *h) {

@@ -24,6 +24,8 @@ const char *fg_strerror(int err) {
         return "not found";
     case FG_ERR_AGAIN:
         return "try again";
+    case FG_ERR_BUSY:
+        return "overloaded";
     default:
         return err < 0 && err > -4096 ? uv_strerror(err) : "unknown error";
     }

@@ -20,6 +20,7 @@ enum {
     FG_ERR_FULL = -9007,       /* a bounded queue is full */
     FG_ERR_NOT_FOUND = -9008,  /* no such entry */
     FG_ERR_AGAIN = -9009,      /* not now: more input needed or retry later */
+    FG_ERR_BUSY = -9010,       /* overloaded: cannot be done within its deadline */
 };
 
 /* A static, human-readable string for an FG_ERR_* or libuv code. Never NULL. */

@@ -39,8 +39,9 @@ fg_fault fg_status_fault(int code) {
     case FG_STATUS_UNKNOWN:
     case FG_STATUS_DATA_LOSS:
     case FG_STATUS_UNIMPLEMENTED:
-    case FG_STATUS_DEADLINE_EXCEEDED:
         return FG_FAULT_BACKEND;
+    case FG_STATUS_DEADLINE_EXCEEDED:
+        return FG_FAULT_TIMEOUT;
     default:
         /* INVALID_ARGUMENT, NOT_FOUND, OUT_OF_RANGE, and codes the contract does not name: a
          * client's odd request must never take a backend out of rotation. */

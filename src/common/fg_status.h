@@ -35,6 +35,7 @@ typedef enum fg_fault {
     FG_FAULT_REQUEST, /* the request's fault (and codes outside the contract's table): pass on */
     FG_FAULT_BUSY,    /* RESOURCE_EXHAUSTED: try another backend, do not mark this one */
     FG_FAULT_BACKEND, /* counts against the backend's health; retry elsewhere */
+    FG_FAULT_TIMEOUT, /* DEADLINE_EXCEEDED: a fault only if the backend was otherwise idle */
 } fg_fault;
 
 /* "UNAVAILABLE" etc.; "UNKNOWN_STATUS" for a code outside 0..16. Never NULL. */

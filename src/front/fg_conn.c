@@ -407,6 +407,11 @@ static void on_session_output(void *user) {
     conn_update(user);
 }
 
+static size_t session_backlog(void *user) {
+    fg_conn *c = user;
+    return c->out.len + c->wbuf.len + c->direct_bytes;
+}
+
 static void on_ws_message(void *user, const uint8_t *data, size_t len) {
     fg_conn *c = user;
     fg_session_on_message(c->session, data, len);
@@ -414,6 +419,7 @@ static void on_ws_message(void *user, const uint8_t *data, size_t len) {
 
 static void become_websocket(fg_conn *c) {
     static const fg_ws_callbacks cbs = {.on_message = on_ws_message, .send_direct = on_send_direct};
+    fg_ws_params params = fg_http_ws_params(c->http);
     fg_http_free(c->http);
     c->http = NULL;
     c->state = CONN_WS;
@@ -423,7 +429,8 @@ static void become_websocket(fg_conn *c) {
     else
         uv_timer_stop(&c->timer);
     c->ws = fg_ws_new(c->env->max_message, &c->out, FG_CONN_HIGH_WATER, &cbs, c);
-    c->session = fg_session_new(&c->env->session, c->ws, on_session_output, c);
+    static const fg_session_io io = {.on_output = on_session_output, .backlog = session_backlog};
+    c->session = fg_session_new(&c->env->session, c->ws, &params, &io, c);
     fg_stats_add(FG_STAT_ws_sessions_total, 1);
     fg_stats_add(FG_STAT_ws_sessions_open, 1);
 }

@@ -9,6 +9,7 @@
 #include "fg_listener.h"
 #include "fg_log.h"
 #include "fg_stats.h"
+#include "fg_ws.h"
 
 /* Shares of the drain time: frames in flight get the first 75%; then every client gets its
  * 1001 and until 90% to answer it; then the rest is closed, leaving the last 10% for the pool
@@ -39,6 +40,7 @@ static int render_page(void *user, const char *path, size_t len, fg_buf *body,
             status = 500;
     } else if (len == 8 && memcmp(path, "/metrics", 8) == 0) {
         *content_type = "text/plain; version=0.0.4; charset=utf-8";
+        fg_stats_set(FG_STAT_buffered_reply_bytes, (int64_t)fg_ws_msgs_bytes());
         status = fg_stats_render_prometheus(f->env.session.pool, body) == 0 ? 200 : 500;
     }
     return status;
@@ -122,6 +124,8 @@ int fg_front_new(uv_loop_t *loop, fg_pool *pool, const fg_front_config *cfg, fg_
     f->env.loop = loop;
     f->env.session.pool = pool;
     f->env.session.max_inflight = cfg->max_inflight;
+    f->env.session.deadline_ms = cfg->deadline_ms;
+    f->env.session.max_buffered = cfg->max_buffered;
     f->env.session.log_frames = cfg->log_frames;
     f->env.routes.render = render_page;
     f->env.routes.user = f;

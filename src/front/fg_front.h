@@ -24,6 +24,8 @@ typedef struct fg_front_config {
     uint16_t port; /* 0: any free port */
     bool reuseport;
     uint32_t max_inflight;       /* per WebSocket connection */
+    uint32_t deadline_ms;        /* a frame's budget unless /ws?deadline_ms= says otherwise */
+    uint64_t max_buffered;       /* reply bytes waiting for clients, in total */
     uint64_t max_message;        /* largest client message accepted */
     uint32_t max_connections;    /* process-wide (every front): over it 503 and close, counted */
     uint32_t header_timeout_ms;  /* HTTP request head deadline (408); 0: none */

@@ -51,6 +51,7 @@ struct fg_http {
     size_t key_len;
     int key_count;
     bool subprotocol_selected;
+    fg_ws_params ws_params;
     bool in_head; /* a request started and its head is not complete */
     char origin[ORIGIN_MAX];
     size_t origin_len; /* ORIGIN_MAX + 1 when too long; 0 when none */
@@ -373,6 +374,52 @@ static bool authorized(const fg_http *h, const char *query, size_t query_len) {
     return false;
 }
 
+/* An unsigned decimal in [min, max], nothing else. */
+static bool parse_uint(const char *s, size_t len, uint32_t min, uint32_t max, uint32_t *out) {
+    if (len == 0 || len > 10)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (v < min || v > max)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* The session parameters in the query; false on a malformed value of a known one. */
+static bool parse_ws_params(const char *query, size_t query_len, fg_ws_params *out) {
+    *out = (fg_ws_params){0};
+    size_t i = 0;
+    while (i < query_len) {
+        size_t end = i;
+        while (end < query_len && query[end] != '&')
+            end++;
+        const char *kv = query + i, *eq = memchr(kv, '=', end - i);
+        size_t klen = eq ? (size_t)(eq - kv) : end - i;
+        const char *v = eq ? eq + 1 : kv + klen;
+        size_t vlen = (size_t)(query + end - v);
+        uint32_t n;
+        if (klen == 11 && memcmp(kv, "deadline_ms", 11) == 0) {
+            if (!parse_uint(v, vlen, 1, 3600000, &out->deadline_ms))
+                return false;
+        } else if (klen == 5 && memcmp(kv, "order", 5) == 0) {
+            if (!parse_uint(v, vlen, 0, 1, &n))
+                return false;
+            out->order = n;
+        } else if (klen == 5 && memcmp(kv, "hints", 5) == 0) {
+            if (!parse_uint(v, vlen, 0, 1, &n))
+                return false;
+            out->hints = n;
+        }
+        i = end + 1;
+    }
+    return true;
+}
+
 /* Answers a GET /ws: 101 when the Origin and the token are accepted and the handshake is
  * valid. */
 static void answer_websocket(fg_http *h, const char *query, size_t query_len) {
@@ -396,6 +443,12 @@ static void answer_websocket(fg_http *h, const char *query, size_t query_len) {
     }
     if (h->key_count != 1 || !fg_ws_key_valid(h->key, h->key_len)) {
         respond_text(h, 400, "", "bad Sec-WebSocket-Key\n", false);
+        return;
+    }
+    if (!parse_ws_params(query, query_len, &h->ws_params)) {
+        respond_text(h, 400, "",
+                     "bad session parameter (deadline_ms=1..3600000, order=0|1, hints=0|1)\n",
+                     false);
         return;
     }
     char accept[FG_WS_ACCEPT_LEN + 1];
@@ -547,6 +600,10 @@ void fg_http_timeout(fg_http *h, fg_buf *out) {
 void fg_http_refuse_connection(fg_buf *out, int status, const char *text) {
     fg_http h = {.out = out};
     respond_text(&h, status, "", text, false);
+}
+
+fg_ws_params fg_http_ws_params(const fg_http *h) {
+    return h->ws_params;
 }
 
 bool fg_http_subprotocol_selected(const fg_http *h) {

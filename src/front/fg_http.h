@@ -45,6 +45,14 @@ typedef struct fg_http_routes {
     const char *auth_token;      /* required on /ws when not NULL or "" */
 } fg_http_routes;
 
+/* Session parameters of a /ws upgrade (contract v1.1 section 2): ?deadline_ms=N (1..3600000),
+ * ?order=0|1, ?hints=0|1; unknown parameters are ignored, a malformed value gets 400. */
+typedef struct fg_ws_params {
+    uint32_t deadline_ms; /* 0: the proxy's --deadline-ms */
+    bool order;
+    bool hints;
+} fg_ws_params;
+
 typedef enum fg_http_result {
     FG_HTTP_OPEN,    /* keep reading */
     FG_HTTP_CLOSE,   /* send what is in out, then close the connection */
@@ -71,6 +79,9 @@ void fg_http_timeout(fg_http *h, fg_buf *out);
 /* Appends a whole "Connection: close" answer with status and text to out, for a connection
  * refused before it gets an fg_http (e.g. 503 over --max-connections). */
 void fg_http_refuse_connection(fg_buf *out, int status, const char *text);
+
+/* The session parameters of the request that was upgraded (after FG_HTTP_UPGRADE). */
+fg_ws_params fg_http_ws_params(const fg_http *h);
 
 /* True when the client asked to upgrade and the 101 selected FG_WS_SUBPROTOCOL. */
 bool fg_http_subprotocol_selected(const fg_http *h);

@@ -11,11 +11,18 @@
 #include "fg_stats.h"
 #include "fg_status.h"
 
-/* One request waiting for its backend answer. */
+/* HINTs: at most one a second unless a frame was shed, and only when a figure moved 10%. */
+#define HINT_INTERVAL_US 1000000u
+#define HINT_CHANGE 0.10
+#define OVERLOADED "overloaded"
+
+/* One request not yet answered to the client: waiting for its backend answer, or (order=1)
+ * answered and waiting for the requests before it. */
 typedef struct pending {
     struct pending *prev, *next;
     fg_session *session;
-    fg_call *call;
+    fg_call *call;  /* NULL once answered */
+    fg_ws_msg *msg; /* order=1: its reply, held until its turn */
     uint32_t request_id;
     uint32_t frame;
     uint64_t start_us;
@@ -26,10 +33,15 @@ typedef struct pending {
 struct fg_session {
     fg_session_env *env;
     fg_ws *ws;
-    void (*on_output)(void *user);
+    fg_flow *flow;
+    fg_ws_params params;
+    fg_session_io io;
     void *user;
-    pending *calls;
-    size_t ncalls;
+    pending *head, *tail; /* in arrival order */
+    size_t npending;
+    fg_pool_hint last_hint;
+    uint64_t last_hint_us;
+    bool hint_sent;
 };
 
 /* What one reply says, gathered before it is encoded and logged. */
@@ -43,7 +55,7 @@ typedef struct reply {
     const char *backend; /* NULL when none reached */
     const uint8_t *payload;
     size_t payload_len;
-    uint8_t **payload_storage; /* adoptable heap block holding payload, or NULL (copy it) */
+    void *payload_block; /* heap block holding payload, handed over; NULL: copy payload */
     uint32_t grpc_us;
     uint32_t width, height;
     uint8_t format, attempts;
@@ -73,18 +85,77 @@ static void log_reply(const reply *r, uint64_t total_us) {
                (unsigned)(total_us / 1000));
 }
 
-/* Encodes, counts, logs and queues one reply. */
-static void send_reply(fg_session *s, const reply *r) {
+/* ---- HINT ---- */
+
+static bool moved(uint32_t was, uint32_t now) {
+    double a = was, b = now;
+    double base = a > b ? a : b;
+    return base > 0 && (a > b ? a - b : b - a) >= HINT_CHANGE * base;
+}
+
+/* Sends a HINT when due: forced (the connection opened, or a frame of it was shed), or at most
+ * once a second when a figure moved by 10%. */
+static void maybe_hint(fg_session *s, bool forced) {
+    if (!s->params.hints || fg_ws_closing(s->ws))
+        return;
+    uint64_t now = fg_now_us();
+    if (!forced && now - s->last_hint_us < HINT_INTERVAL_US)
+        return;
+    fg_pool_hint h;
+    fg_pool_hint_for(s->env->pool, s->flow, &h);
+    if (!forced && s->hint_sent && h.healthy == s->last_hint.healthy &&
+        !moved(s->last_hint.fps_milli, h.fps_milli) &&
+        !moved(s->last_hint.queue_wait_us, h.queue_wait_us))
+        return;
+    uint8_t *data;
+    fg_ws_msg *msg = fg_ws_msg_new(FG_HINT_LEN, &data);
+    fg_hint wire = {.healthy = clamp_u16(h.healthy),
+                    .fps_milli = h.fps_milli,
+                    .queue_wait_us = h.queue_wait_us};
+    fg_codec_write_hint(data, &wire);
+    if (fg_ws_send(s->ws, msg) == 0)
+        fg_stats_add(FG_STAT_hints_sent_total, 1);
+    s->last_hint = h;
+    s->last_hint_us = now;
+    s->hint_sent = true;
+}
+
+/* ---- replies ---- */
+
+static void unlink_pending(fg_session *s, pending *p) {
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        s->head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        s->tail = p->prev;
+    s->npending--;
+}
+
+/* order=1: sends the answered requests at the head, in request order. */
+static void flush_ordered(fg_session *s) {
+    while (s->head && s->head->msg) {
+        pending *p = s->head;
+        unlink_pending(s, p);
+        fg_ws_send(s->ws, p->msg); /* refused only when closing: nobody to tell */
+        free(p);
+    }
+}
+
+/* Encodes, counts and logs one reply; sends it, or with order=1 hands it to p (the request's
+ * pending entry, NULL for a request answered before one was made) to wait for its turn. */
+static void send_reply(fg_session *s, pending *p, const reply *r) {
     size_t backend_len = r->backend ? strlen(r->backend) : 0;
     if (backend_len > UINT8_MAX)
         backend_len = UINT8_MAX;
     uint8_t *data;
     fg_ws_msg *msg;
     size_t head_len = FG_REPLY_HEADER_LEN + backend_len;
-    if (r->payload_storage) {
+    if (r->payload_block) {
         /* The image stays in the backend reply's buffer: the message adopts it. */
-        msg = fg_ws_msg_new_tail(head_len, &data, r->payload, r->payload_len, *r->payload_storage);
-        *r->payload_storage = NULL;
+        msg = fg_ws_msg_new_tail(head_len, &data, r->payload, r->payload_len, r->payload_block);
     } else {
         msg = fg_ws_msg_new(head_len + r->payload_len, &data);
         if (r->payload_len)
@@ -107,18 +178,41 @@ static void send_reply(fg_session *s, const reply *r) {
     fg_codec_write_reply_header(data, &h);
     if (backend_len)
         memcpy(data + FG_REPLY_HEADER_LEN, r->backend, backend_len);
-    fg_ws_send(s->ws, msg); /* refused only when the session is closing: nobody to tell */
-
     fg_stats_reply(r->status);
     fg_stats_observe_total_us(total_us);
-    if (r->attempts > 1)
-        fg_stats_add(FG_STAT_frame_retries_total, r->attempts - 1);
     if (s->env->log_frames)
         log_reply(r, total_us);
+    if (s->params.order && p) {
+        p->msg = msg;
+        flush_ordered(s);
+    } else {
+        fg_ws_send(s->ws, msg); /* refused only when the session is closing: nobody to tell */
+    }
 }
 
-static void send_error(fg_session *s, const fg_render_request *req, uint64_t start_us, int status,
-                       const char *message) {
+/* A new pending entry at the tail (arrival order). */
+static pending *add_pending(fg_session *s, const fg_render_request *req, uint64_t start_us) {
+    pending *p = fg_calloc(1, sizeof(*p));
+    p->session = s;
+    p->request_id = req->request_id;
+    p->frame = req->frame;
+    p->start_us = start_us;
+    p->model_len = (uint8_t)req->model_len;
+    memcpy(p->model, req->model, req->model_len);
+    p->prev = s->tail;
+    if (s->tail)
+        s->tail->next = p;
+    else
+        s->head = p;
+    s->tail = p;
+    s->npending++;
+    return p;
+}
+
+/* An answer of the proxy's own (no backend reply). With order=1 it waits behind the requests
+ * before it; else it goes out at once. */
+static void answer_error(fg_session *s, const fg_render_request *req, uint64_t start_us, int status,
+                         const char *message) {
     reply r = {
         .type = FG_MSG_ERROR,
         .status = status,
@@ -130,23 +224,20 @@ static void send_error(fg_session *s, const fg_render_request *req, uint64_t sta
         .payload = (const uint8_t *)message,
         .payload_len = strlen(message),
     };
-    send_reply(s, &r);
+    pending *p = s->params.order && s->head ? add_pending(s, req, start_us) : NULL;
+    send_reply(s, p, &r);
 }
 
-static void unlink_call(fg_session *s, pending *p) {
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        s->calls = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    s->ncalls--;
+/* Replies wait for clients that do not read past the global budget: shed their frames. */
+static bool over_budget(const fg_session *s) {
+    return fg_ws_msgs_bytes() > s->env->max_buffered &&
+           (fg_ws_queued_msgs(s->ws) > 0 || s->io.backlog(s->user) >= FG_SESSION_BACKLOG_BYTES);
 }
 
 static void on_frame_done(void *user, const fg_frame_result *res) {
     pending *p = user;
     fg_session *s = p->session;
-    unlink_call(s, p);
+    p->call = NULL;
     reply r = {
         .type = res->status == 0 ? FG_MSG_FRAME : FG_MSG_ERROR,
         .status = res->status,
@@ -159,20 +250,33 @@ static void on_frame_done(void *user, const fg_frame_result *res) {
         .grpc_us = res->grpc_us,
         .attempts = res->attempts,
     };
-    if (res->status == 0) {
+    bool shed = false;
+    if (res->status == 0 && s->env->max_buffered && over_budget(s)) {
+        fg_stats_add(FG_STAT_frames_shed_memory_total, 1);
+        r.type = FG_MSG_ERROR;
+        r.status = FG_STATUS_RESOURCE_EXHAUSTED;
+        r.payload = (const uint8_t *)OVERLOADED;
+        r.payload_len = strlen(OVERLOADED);
+        shed = true;
+    } else if (res->status == 0) {
         r.payload = res->image;
         r.payload_len = res->image_len;
-        r.payload_storage = res->image_storage;
+        r.payload_block = fg_frame_take_image(res);
         r.width = res->width;
         r.height = res->height;
         r.format = res->format;
     } else {
         r.payload = (const uint8_t *)(res->message ? res->message : "");
         r.payload_len = strlen((const char *)r.payload);
+        shed = res->status == FG_STATUS_RESOURCE_EXHAUSTED && res->attempts == 0;
     }
-    send_reply(s, &r);
-    free(p);
-    s->on_output(s->user);
+    if (!s->params.order)
+        unlink_pending(s, p);
+    send_reply(s, p, &r);
+    if (!s->params.order)
+        free(p);
+    maybe_hint(s, shed);
+    s->io.on_output(s->user);
 }
 
 void fg_session_on_message(fg_session *s, const uint8_t *msg, size_t len) {
@@ -181,75 +285,88 @@ void fg_session_on_message(fg_session *s, const uint8_t *msg, size_t len) {
     fg_render_request req;
     const char *why;
     if (fg_codec_parse_request(msg, len, &req, &why) != 0) {
-        send_error(s, &req, start_us, FG_STATUS_INVALID_ARGUMENT, why);
+        answer_error(s, &req, start_us, FG_STATUS_INVALID_ARGUMENT, why);
         return;
     }
     if (s->env->draining) {
-        send_error(s, &req, start_us, FG_STATUS_UNAVAILABLE, "proxy shutting down");
+        answer_error(s, &req, start_us, FG_STATUS_UNAVAILABLE, "proxy shutting down");
         return;
     }
-    if (s->ncalls >= s->env->max_inflight) {
+    if (req.flags & FG_FLAG_LATEST)
+        fg_pool_flow_supersede(s->flow); /* before the in-flight count: they are answered now */
+    if (s->npending >= s->env->max_inflight) {
         char text[96];
         snprintf(text, sizeof(text), "too many requests in flight (limit %u)",
                  s->env->max_inflight);
-        send_error(s, &req, start_us, FG_STATUS_RESOURCE_EXHAUSTED, text);
+        answer_error(s, &req, start_us, FG_STATUS_RESOURCE_EXHAUSTED, text);
         return;
     }
-    pending *p = fg_calloc(1, sizeof(*p));
-    p->session = s;
-    p->request_id = req.request_id;
-    p->frame = req.frame;
-    p->start_us = start_us;
-    p->model_len = (uint8_t)req.model_len;
-    memcpy(p->model, req.model, req.model_len);
+    if (s->env->max_buffered && over_budget(s)) {
+        fg_stats_add(FG_STAT_frames_shed_memory_total, 1);
+        answer_error(s, &req, start_us, FG_STATUS_RESOURCE_EXHAUSTED, OVERLOADED);
+        return;
+    }
     fg_frame_request fr = {
         .model = req.model,
         .model_len = req.model_len,
         .frame = req.frame,
         .input = req.input,
         .input_len = req.input_len,
+        .deadline_ms = s->params.deadline_ms,
     };
-    int rc = fg_pool_submit(s->env->pool, &fr, on_frame_done, p, &p->call);
+    pending *p = add_pending(s, &req, start_us);
+    int rc = fg_pool_submit(s->env->pool, s->flow, &fr, on_frame_done, p, &p->call);
     if (rc != 0) {
+        unlink_pending(s, p);
         free(p);
-        send_error(s, &req, start_us, FG_STATUS_UNAVAILABLE,
-                   rc == FG_ERR_AGAIN ? "no backends available" : fg_strerror(rc));
+        if (rc == FG_ERR_BUSY) {
+            answer_error(s, &req, start_us, FG_STATUS_RESOURCE_EXHAUSTED, OVERLOADED);
+            maybe_hint(s, true);
+        } else {
+            answer_error(s, &req, start_us, FG_STATUS_UNAVAILABLE,
+                         rc == FG_ERR_AGAIN ? "no backends available" : fg_strerror(rc));
+        }
         return;
     }
-    p->next = s->calls;
-    if (s->calls)
-        s->calls->prev = p;
-    s->calls = p;
-    s->ncalls++;
 }
 
-fg_session *fg_session_new(fg_session_env *env, fg_ws *ws, void (*on_output)(void *user),
-                           void *user) {
+fg_session *fg_session_new(fg_session_env *env, fg_ws *ws, const fg_ws_params *params,
+                           const fg_session_io *io, void *user) {
     fg_session *s = fg_calloc(1, sizeof(*s));
     s->env = env;
     s->ws = ws;
-    s->on_output = on_output;
+    s->flow = fg_pool_flow_new(env->pool);
+    if (params)
+        s->params = *params;
+    s->io = *io;
     s->user = user;
+    maybe_hint(s, true);
     return s;
 }
 
 void fg_session_free(fg_session *s) {
     if (!s)
         return;
-    while (s->calls) {
-        pending *p = s->calls;
-        unlink_call(s, p);
-        fg_call_cancel(p->call);
+    while (s->head) {
+        pending *p = s->head;
+        unlink_pending(s, p);
+        if (p->call)
+            fg_call_cancel(p->call);
+        if (p->msg)
+            fg_ws_msg_free(p->msg);
         free(p);
     }
+    fg_pool_flow_free(s->flow);
     free(s);
 }
 
 void fg_session_abort_calls(fg_session *s, const char *message) {
-    while (s->calls) {
-        pending *p = s->calls;
-        unlink_call(s, p);
+    for (pending *p = s->head, *next; p; p = next) {
+        next = p->next;
+        if (!p->call)
+            continue;
         fg_call_cancel(p->call);
+        p->call = NULL;
         reply r = {
             .type = FG_MSG_ERROR,
             .status = FG_STATUS_UNAVAILABLE,
@@ -261,11 +378,14 @@ void fg_session_abort_calls(fg_session *s, const char *message) {
             .payload = (const uint8_t *)message,
             .payload_len = strlen(message),
         };
-        send_reply(s, &r);
-        free(p);
+        if (!s->params.order)
+            unlink_pending(s, p);
+        send_reply(s, p, &r);
+        if (!s->params.order)
+            free(p);
     }
 }
 
 size_t fg_session_inflight(const fg_session *s) {
-    return s->ncalls;
+    return s->npending;
 }

@@ -1,5 +1,6 @@
 #include "fg_ws.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wslay/wslay.h>
@@ -18,7 +19,15 @@ struct fg_ws_msg {
     uint8_t data[];
 };
 
+/* Bytes of every message alive in the process (all workers): replies waiting for clients. */
+static _Atomic size_t msgs_bytes;
+
+size_t fg_ws_msgs_bytes(void) {
+    return atomic_load_explicit(&msgs_bytes, memory_order_relaxed);
+}
+
 void fg_ws_msg_free(fg_ws_msg *m) {
+    atomic_fetch_sub_explicit(&msgs_bytes, m->len, memory_order_relaxed);
     free(m->block);
     free(m);
 }
@@ -257,6 +266,7 @@ fg_ws_msg *fg_ws_msg_new_tail(size_t head_len, uint8_t **head, const uint8_t *ta
     fg_ws_msg *m = fg_malloc(sizeof(*m) + head_len);
     m->prev = m->next = NULL;
     m->len = head_len + tail_len;
+    atomic_fetch_add_explicit(&msgs_bytes, m->len, memory_order_relaxed);
     m->head_len = head_len;
     m->off = 0;
     m->tail = tail;

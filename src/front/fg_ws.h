@@ -72,6 +72,9 @@ fg_ws_msg *fg_ws_msg_new(size_t len, uint8_t **data);
  * the message now owns and free()s once sent or dropped (block may be NULL). */
 fg_ws_msg *fg_ws_msg_new_tail(size_t head_len, uint8_t **head, const uint8_t *tail, size_t tail_len,
                               void *block);
+/* Bytes held by every message not yet freed, in the whole process (the replies waiting for
+ * their clients to read them: what --max-buffered bounds). */
+size_t fg_ws_msgs_bytes(void);
 /* Frees a message given by send_direct (and the block it adopted). */
 void fg_ws_msg_free(fg_ws_msg *msg);
 

@@ -146,6 +146,12 @@ const char *fg_backend_state_name(const fg_backend *b) {
     return "unhealthy";
 }
 
+const char *fg_backend_out_reason(const fg_backend *b) {
+    fg_health h;
+    fg_bshared_snapshot(b->shared, &h);
+    return h.healthy ? "" : fg_out_reason_name(h.out_reason);
+}
+
 bool fg_backend_healthy(const fg_backend *b) {
     return fg_bshared_healthy(b->shared) && !b->removed;
 }

@@ -21,7 +21,9 @@
 #include "fg_grpc_conn.h"
 #include "fg_health.h"
 #include "fg_hist.h"
+#include "fg_limit.h"
 #include "fg_pool.h"
+#include "fg_sched.h"
 #include "fg_shared.h"
 
 #define FG_STATS_BACKEND(X)                                                                        \
@@ -29,7 +31,11 @@
     X(COUNTER, error_count, errors_total, "Frame calls that ended in a backend fault")             \
     X(GAUGE, in_flight, in_flight, "Frame calls in flight")                                        \
     X(GAUGE, consecutive_faults, consecutive_faults, "Backend faults in a row")                    \
-    X(COUNTER, health_checks, health_checks_total, "Active health checks sent")
+    X(COUNTER, health_checks, health_checks_total, "Active health checks sent")                    \
+    X(GAUGE, concurrency_limit, concurrency_limit,                                                 \
+      "Frames the backend may hold at once (adaptive)")                                            \
+    X(COUNTER, busy_timeouts, busy_timeouts_total,                                                 \
+      "Calls that timed out while the backend was busy: overload, not a fault")
 
 typedef struct fg_backend_stats {
 #define FG_BACKEND_STAT_FIELD(kind, json, prom, help) uint64_t json;
@@ -54,21 +60,35 @@ struct fg_backend {
     fg_hist *latency;         /* frame call durations, microseconds */
     fg_grpc_call *check_call; /* the Check in flight, if any */
     uint64_t check_started_us;
-    bool removed; /* dropped by fg_pool_set_backends: no new frames, drained, then freed */
-    bool closing; /* its connection is closing (conn NULL) */
+    fg_limit limit; /* this pool's adaptive concurrency limit and latency estimate */
+    bool removed;   /* dropped by fg_pool_set_backends: no new frames, drained, then freed */
+    bool closing;   /* its connection is closing (conn NULL) */
 };
 
 struct fg_pool {
     uv_loop_t *loop;
     fg_pool_config cfg;
+    fg_limit_policy limit_policy;
     fg_pool_shared *shared; /* referenced: health, the round-robin cursor, the registry */
     _Atomic size_t *cursor; /* fg_shared_cursor(shared) */
     fg_backend **backends;  /* configured ones in configuration order, then draining ones */
     size_t nbackends;
     uv_timer_t check_timer;
-    fg_call *calls; /* frames in flight, for fg_pool_close */
+    uv_timer_t sched_timer;  /* sheds queued frames past hope and restarts dispatching */
+    fg_sched sched;          /* frames waiting for a backend, per flow */
+    fg_flow *default_flow;   /* for fg_pool_submit without a flow */
+    fg_call *calls;          /* every frame not yet answered (queued or in flight) */
+    size_t busy_flows;       /* flows with frames not yet answered (for fair shares) */
+    int64_t queued_reported; /* this pool's part of the queue_length gauge */
+    uint64_t est_at_us;      /* when the estimates below were computed */
+    double est_rate;         /* frames per microsecond the usable backends render */
+    double est_service_us;   /* latency of the slowest usable backend (peak EWMA) */
+    double est_fastest_us;   /* and of the fastest: less than that is certainly too late */
+    size_t est_usable;       /* backends that take frames (healthy or on trial) */
+    uint64_t rng;            /* xorshift state for the power of two choices */
+    bool dispatching;
     bool closing;
-    int closing_pending; /* connections and the timer still closing */
+    int closing_pending; /* connections and the timers still closing */
     void (*closed_cb)(void *arg);
     void *closed_arg;
 };
@@ -94,6 +114,9 @@ const char *fg_backend_address(const fg_backend *b);
 /* Its counters summed over every worker's backend of the same address (consecutive_faults: the
  * shared count), and, when latency is not NULL, their latency histograms merged into it. */
 void fg_backend_totals(const fg_backend *b, fg_backend_stats *out, fg_hist *latency);
+/* Why it is out of rotation: "fault", "timeout", "health_check", "connection"; "" while it
+ * takes frames or before its first check. */
+const char *fg_backend_out_reason(const fg_backend *b);
 /* The reason of its last fault ("" if none), copied into buf. */
 void fg_backend_last_error(const fg_backend *b, char *buf, size_t len);
 

@@ -9,8 +9,14 @@ void fg_health_init(fg_health *h) {
     memset(h, 0, sizeof *h);
 }
 
-static fg_health_change mark_down(fg_health *h, const char *reason) {
+const char *fg_out_reason_name(fg_out_reason r) {
+    static const char *const names[] = {"", "fault", "timeout", "health_check", "connection"};
+    return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "";
+}
+
+static fg_health_change mark_down(fg_health *h, fg_out_reason why, const char *reason) {
     snprintf(h->last_error, sizeof h->last_error, "%s", reason);
+    h->out_reason = why;
     h->consecutive_serving = 0;
     if (!h->healthy && h->reported_down)
         return FG_HEALTH_SAME;
@@ -26,6 +32,7 @@ static fg_health_change mark_up(fg_health *h) {
         return FG_HEALTH_SAME;
     h->healthy = true;
     h->reported_down = false;
+    h->out_reason = FG_OUT_NONE;
     return FG_HEALTH_UP;
 }
 
@@ -45,11 +52,11 @@ static void schedule_trial(fg_health *h, const fg_health_policy *p, uint64_t now
     h->trial_due_us = now_us + (uint64_t)b * 1000;
 }
 
-fg_health_change fg_health_on_call(fg_health *h, const fg_health_policy *p, int status,
-                                   const char *message, bool trial, uint64_t now_us) {
+fg_health_change fg_health_on_call(fg_health *h, const fg_health_policy *p, fg_fault fault,
+                                   int status, const char *message, bool trial, uint64_t now_us) {
     if (trial)
         h->trial_in_flight = false;
-    switch (fg_status_fault(status)) {
+    switch (fault) {
     case FG_FAULT_NONE:
     case FG_FAULT_REQUEST:
         h->consecutive_faults = 0;
@@ -57,6 +64,7 @@ fg_health_change fg_health_on_call(fg_health *h, const fg_health_policy *p, int 
     case FG_FAULT_BUSY:
         return FG_HEALTH_SAME;
     case FG_FAULT_BACKEND:
+    case FG_FAULT_TIMEOUT:
     default:
         break;
     }
@@ -69,7 +77,7 @@ fg_health_change fg_health_on_call(fg_health *h, const fg_health_policy *p, int 
     }
     if (h->no_health_service && (trial || h->healthy))
         schedule_trial(h, p, now_us);
-    return mark_down(h, reason);
+    return mark_down(h, fault == FG_FAULT_TIMEOUT ? FG_OUT_TIMEOUT : FG_OUT_FAULT, reason);
 }
 
 fg_health_change fg_health_on_check(fg_health *h, const fg_health_policy *p, int status,
@@ -85,11 +93,12 @@ fg_health_change fg_health_on_check(fg_health *h, const fg_health_policy *p, int
     }
     if (status != FG_STATUS_OK) {
         format_reason(reason, sizeof reason, status, message);
-        return mark_down(h, reason);
+        return mark_down(h, FG_OUT_CHECK, reason);
     }
     h->no_health_service = false;
     if (serving != FG_SERVING_SERVING)
-        return mark_down(h, serving == FG_SERVING_NOT_SERVING ? "NOT_SERVING" : "health UNKNOWN");
+        return mark_down(h, FG_OUT_CHECK,
+                         serving == FG_SERVING_NOT_SERVING ? "NOT_SERVING" : "health UNKNOWN");
     h->consecutive_serving++;
     if (!h->healthy && h->consecutive_serving >= p->healthy_after)
         return mark_up(h);
@@ -100,7 +109,7 @@ fg_health_change fg_health_on_conn_failed(fg_health *h, const char *reason) {
     char why[sizeof h->last_error];
     snprintf(why, sizeof why, "%s %s", fg_status_name(FG_STATUS_UNAVAILABLE), reason);
     h->consecutive_faults++;
-    return mark_down(h, why);
+    return mark_down(h, FG_OUT_CONNECTION, why);
 }
 
 bool fg_health_eligible(const fg_health *h, uint64_t now_us, bool *trial) {

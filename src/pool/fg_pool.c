@@ -1,9 +1,13 @@
 /*
- * fg_pool: frame submission, round-robin over eligible backends, retries, active checks timer.
- * Health decisions live in fg_health (pure) and fg_backend (per-backend I/O).
+ * fg_pool: frame submission, the scheduler (queues per flow, adaptive per-backend limits,
+ * deadlines, shedding), the choice of backend, retries, and the active checks timer.
+ * Health decisions live in fg_health (pure) and fg_backend (per-backend I/O); the queues in
+ * fg_sched and the limits in fg_limit (both pure).
  */
 #include "fg_pool.h"
 
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,90 +25,231 @@
 
 #define RENDER_PATH "/framegate.v1.FrameService/Render"
 #define TRIED_BITS 64
+#define DEFAULT_DEADLINE_MS 1000
+#define DEFAULT_BACKEND_MAX_INFLIGHT 32
+/* The first limit of a backend: start low (one frame), so the first latencies measured are
+ * those of a backend with nothing queued. */
+#define INITIAL_LIMIT 1
+/* How often queued frames are checked against their deadlines while any wait. */
+#define SWEEP_MS 2
+/* How long the capacity estimate is reused: it scans every backend. */
+#define ESTIMATE_TTL_US 5000
+/* Scan every backend for the least-request choice up to this pool size; sample two above. */
+#define FULL_SCAN_MAX 8
+#define OVERLOADED "overloaded"
+
+/* An attempt ends this much before the frame's deadline (5% of it, 2..20 ms), so that its
+ * answer reaches the client within the deadline even when the loop runs late. */
+static uint64_t deadline_margin_us(uint32_t deadline_ms) {
+    uint64_t m = (uint64_t)deadline_ms * 50;
+    return m < 2000 ? 2000 : m > 20000 ? 20000 : m;
+}
+
+struct fg_flow {
+    fg_pool *pool;
+    fg_sched_flow queue;
+    size_t calls; /* frames not yet answered */
+};
 
 struct fg_call {
     fg_pool *pool;
-    fg_call *prev, *next;
+    fg_call *prev, *next; /* pool->calls */
+    fg_sched_item item;   /* in its flow's queue while waiting for a backend */
+    fg_flow *flow;
     fg_frame_done_cb cb;
     void *user;
     fg_backend *backend;   /* of the current (or last) attempt */
     fg_grpc_call *attempt; /* in flight, or NULL */
-    uint64_t deadline_us;
+    uint64_t deadline_us;  /* the attempts' end: the frame's deadline less its margin */
     uint64_t attempt_start_us;
     uint32_t grpc_us;
     uint32_t retries_left;
+    uint32_t held; /* frames its backend held with it when the attempt started */
     uint8_t attempts;
     bool trial;
     bool free_retry_used; /* one extra attempt for a call the backend certainly never ran */
     uint64_t tried;       /* backends (index < 64) this frame already went to */
+    int last_status;      /* of the last attempt, for an answer after its deadline */
+    char last_message[96];
     size_t req_len;
     uint8_t req[]; /* the packed RenderRequest, reused by every attempt */
 };
 
-/* ---- picking a backend ---- */
+static void dispatch(fg_pool *pool);
+static void attempt_ended(fg_backend *b);
+static void on_attempt_done(void *user, const fg_grpc_result *res);
 
-typedef struct pick_ctx {
-    fg_pool *pool;
-    const fg_call *call;
-    uint64_t now_us;
-} pick_ctx;
+static fg_call *call_of(fg_sched_item *item) {
+    return (fg_call *)((char *)item - offsetof(fg_call, item));
+}
+
+/* ---- the backends a frame may go to ---- */
 
 static bool tried(const fg_call *call, size_t i) {
     return i < TRIED_BITS && (call->tried >> i & 1);
 }
 
-static bool backend_eligible(void *arg, size_t i) {
-    pick_ctx *ctx = arg;
-    fg_backend *b = ctx->pool->backends[i];
+/* Takes frames now: configured, connection not down, healthy (or due a trial frame). */
+static bool usable(fg_pool *pool, size_t i, uint64_t now_us) {
+    fg_backend *b = pool->backends[i];
     bool trial;
-    if (b->removed || (ctx->call && tried(ctx->call, i)))
-        return false;
-    if (fg_grpc_conn_get_state(b->conn) == FG_GRPC_CONN_FAILED)
-        return false;
-    return fg_bshared_eligible(b->shared, ctx->now_us, false, &trial);
+    return !b->removed && fg_grpc_conn_get_state(b->conn) != FG_GRPC_CONN_FAILED &&
+           fg_bshared_eligible(b->shared, now_us, false, &trial);
 }
 
-static int start_attempt(fg_call *call);
-static void attempt_ended(fg_backend *b);
+static uint32_t room_of(const fg_pool *pool, const fg_backend *b) {
+    uint32_t cap = pool->cfg.balance == FG_BALANCE_ROUND_ROBIN ? pool->cfg.backend_max_inflight
+                                                               : fg_limit_get(&b->limit);
+    uint64_t held = b->stats.in_flight;
+    return held < cap ? (uint32_t)(cap - held) : 0;
+}
 
-static void on_attempt_done(void *user, const fg_grpc_result *res);
-
-/* Sends the frame to the next eligible backend it has not tried; FG_ERR_AGAIN when none. */
-static int start_attempt(fg_call *call) {
-    fg_pool *pool = call->pool;
-    for (size_t k = 0; k < pool->nbackends; k++) {
-        uint64_t now = fg_now_us();
-        if (now >= call->deadline_us)
-            return FG_ERR_TIMEOUT;
-        pick_ctx ctx = {pool, call, now};
-        size_t i = fg_rr_pick_atomic(pool->cursor, pool->nbackends, backend_eligible, &ctx);
-        if (i == FG_RR_NONE)
-            return FG_ERR_AGAIN;
-        fg_backend *b = pool->backends[i];
-        if (i < TRIED_BITS)
-            call->tried |= (uint64_t)1 << i;
-        bool trial;
-        if (!fg_bshared_eligible(b->shared, now, true, &trial))
-            continue; /* its trial frame went to another frame meanwhile */
-        uint64_t timeout_us = (uint64_t)pool->cfg.timeout_ms * 1000;
-        if (timeout_us > call->deadline_us - now)
-            timeout_us = call->deadline_us - now;
-        int rv = fg_grpc_conn_call(b->conn, RENDER_PATH, call->req, call->req_len, timeout_us,
-                                   on_attempt_done, call, &call->attempt);
-        if (rv < 0) {
-            if (trial)
-                fg_bshared_trial_release(b->shared);
-            continue; /* this connection cannot take it now (down or queue full): next one */
-        }
-        call->backend = b;
-        call->trial = trial;
-        call->attempt_start_us = now;
-        call->attempts++;
-        FG_BSTAT_ADD(b, total_requests, 1);
-        FG_BSTAT_ADD(b, in_flight, 1);
-        return 0;
+/* Capacity, service time and usable backends, recomputed at most every ESTIMATE_TTL_US. */
+static void refresh_estimates(fg_pool *pool, uint64_t now_us) {
+    if (pool->est_at_us && now_us - pool->est_at_us < ESTIMATE_TTL_US)
+        return;
+    double rate = 0, service = 0, fastest = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < pool->nbackends; i++) {
+        if (!usable(pool, i, now_us))
+            continue;
+        const fg_limit *l = &pool->backends[i]->limit;
+        rate += fg_limit_rate(l);
+        double lat = fg_limit_latency(l);
+        if (n == 0 || lat < fastest)
+            fastest = lat;
+        if (n++ == 0 || lat > service)
+            service = lat; /* the slowest: a frame may land on any of them */
     }
-    return FG_ERR_AGAIN;
+    pool->est_at_us = now_us;
+    pool->est_rate = rate;
+    pool->est_service_us = service;
+    pool->est_fastest_us = fastest;
+    pool->est_usable = n;
+}
+
+typedef struct pick {
+    fg_backend *backend;
+    bool any_usable;     /* some backend it has not tried takes frames, room or not */
+    bool room_elsewhere; /* a backend it already tried has room (others' frames may go there) */
+} pick;
+
+typedef struct rr_ctx {
+    fg_pool *pool;
+    const fg_call *call;
+    uint64_t now_us;
+    pick *out;
+} rr_ctx;
+
+static bool rr_candidate(void *arg, size_t i) {
+    rr_ctx *c = arg;
+    if (!usable(c->pool, i, c->now_us))
+        return false;
+    bool has_room = room_of(c->pool, c->pool->backends[i]) > 0;
+    if (tried(c->call, i)) {
+        c->out->room_elsewhere |= has_room;
+        return false;
+    }
+    c->out->any_usable = true;
+    return has_room;
+}
+
+static uint64_t next_random(fg_pool *pool) {
+    uint64_t x = pool->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return pool->rng = x;
+}
+
+static double cost_of(const fg_backend *b, uint64_t now_us) {
+    return fg_limit_cost(&b->limit, (uint32_t)b->stats.in_flight, now_us);
+}
+
+/* Least request: the cheapest of all candidates on a small pool, of two random ones on a large
+ * one (power of two choices: near-best choices without a scan, and no herd on one backend). */
+static size_t pick_least(fg_pool *pool, const fg_call *call, uint64_t now_us, pick *out) {
+    rr_ctx c = {pool, call, now_us, out};
+    size_t n = pool->nbackends, best = FG_RR_NONE;
+    if (n > FULL_SCAN_MAX) {
+        size_t found[2], nfound = 0;
+        for (int k = 0; k < 8 && nfound < 2; k++) {
+            size_t i = (size_t)(next_random(pool) % n);
+            if ((nfound == 0 || found[0] != i) && rr_candidate(&c, i))
+                found[nfound++] = i;
+        }
+        if (nfound == 2)
+            return cost_of(pool->backends[found[0]], now_us) <=
+                           cost_of(pool->backends[found[1]], now_us)
+                       ? found[0]
+                       : found[1];
+        if (nfound == 1)
+            return found[0];
+    }
+    size_t start = n ? (size_t)(next_random(pool) % n) : 0; /* ties spread, not all to #0 */
+    double best_cost = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (start + k) % n;
+        if (!rr_candidate(&c, i))
+            continue;
+        double cost = cost_of(pool->backends[i], now_us);
+        if (best == FG_RR_NONE || cost < best_cost) {
+            best = i;
+            best_cost = cost;
+        }
+    }
+    return best;
+}
+
+/* The backend for call's next attempt (trial claimed), or out->backend NULL. */
+static void pick_backend(fg_pool *pool, const fg_call *call, uint64_t now_us, pick *out,
+                         bool *trial) {
+    *out = (pick){0};
+    for (size_t k = 0; k <= pool->nbackends; k++) {
+        size_t i;
+        if (pool->cfg.balance == FG_BALANCE_ROUND_ROBIN) {
+            rr_ctx c = {pool, call, now_us, out};
+            i = fg_rr_pick_atomic(pool->cursor, pool->nbackends, rr_candidate, &c);
+        } else {
+            i = pick_least(pool, call, now_us, out);
+        }
+        if (i == FG_RR_NONE)
+            return;
+        fg_backend *b = pool->backends[i];
+        if (fg_bshared_eligible(b->shared, now_us, true, trial)) {
+            out->backend = b;
+            return;
+        }
+        /* its trial frame went to another frame meanwhile: choose again */
+    }
+}
+
+/* ---- attempts ---- */
+
+/* Sends call to b now. 0, or the connection's refusal (down, queue full). */
+static int start_attempt(fg_call *call, fg_backend *b, bool trial, uint64_t now_us) {
+    fg_pool *pool = call->pool;
+    uint64_t timeout_us = (uint64_t)pool->cfg.timeout_ms * 1000;
+    if (timeout_us > call->deadline_us - now_us)
+        timeout_us = call->deadline_us - now_us;
+    int rv = fg_grpc_conn_call(b->conn, RENDER_PATH, call->req, call->req_len, timeout_us,
+                               on_attempt_done, call, &call->attempt);
+    if (rv < 0) {
+        call->attempt = NULL;
+        if (trial)
+            fg_bshared_trial_release(b->shared);
+        return rv;
+    }
+    if (b->index < TRIED_BITS)
+        call->tried |= (uint64_t)1 << b->index;
+    call->backend = b;
+    call->trial = trial;
+    call->attempt_start_us = now_us;
+    call->attempts++;
+    FG_BSTAT_ADD(b, total_requests, 1);
+    FG_BSTAT_ADD(b, in_flight, 1);
+    call->held = (uint32_t)b->stats.in_flight;
+    return 0;
 }
 
 /* ---- completing ---- */
@@ -117,6 +262,8 @@ static void unlink_call(fg_call *call) {
         pool->calls = call->next;
     if (call->next)
         call->next->prev = call->prev;
+    if (--call->flow->calls == 0)
+        pool->busy_flows--;
 }
 
 static void complete(fg_call *call, fg_frame_result *res) {
@@ -135,13 +282,34 @@ static void complete_error(fg_call *call, int status, const char *message) {
     complete(call, &res);
 }
 
+/* A queued frame that cannot be answered in time: "overloaded" if it never reached a backend,
+ * else the last attempt's outcome (the contract's "every attempt failed, or the deadline
+ * passed"). */
+static void complete_late(fg_call *call) {
+    fg_sched_remove(&call->pool->sched, &call->item);
+    if (call->attempts == 0) {
+        fg_stats_add(FG_STAT_frames_shed_total, 1);
+        complete_error(call, FG_STATUS_RESOURCE_EXHAUSTED, OVERLOADED);
+    } else {
+        complete_error(call, call->last_status, call->last_message);
+    }
+}
+
+void *fg_frame_take_image(const fg_frame_result *res) {
+    if (!res->fg__image_block)
+        return NULL;
+    void *block = *res->fg__image_block;
+    *res->fg__image_block = NULL;
+    return block;
+}
+
 static void complete_reply(fg_call *call, const fg_reply *r, uint8_t **reply_storage) {
     const Framegate__V1__RenderReply *reply = r->msg;
     fg_frame_result res = {
         .status = FG_STATUS_OK,
         .image = reply->image.data,
         .image_len = reply->image.len,
-        .image_storage = r->image_borrowed && reply->image.len ? reply_storage : NULL,
+        .fg__image_block = r->image_borrowed && reply->image.len ? reply_storage : NULL,
         .width = reply->width,
         .height = reply->height,
         .format = (uint8_t)reply->format,
@@ -162,8 +330,37 @@ static bool may_retry(fg_call *call, const fg_grpc_result *res) {
     return true;
 }
 
+/* At most half the pool (rounded down) may be out for timeouts (contract section 1). */
+static bool timeout_ejection_allowed(const fg_pool *pool) {
+    size_t n = 0, out = 0;
+    for (size_t i = 0; i < pool->nbackends; i++) {
+        const fg_backend *b = pool->backends[i];
+        if (b->removed)
+            continue;
+        n++;
+        out += fg_bshared_out_for_timeout(b->shared);
+    }
+    return out + 1 <= n / 2;
+}
+
+/* Whose fault the attempt's outcome was: a deadline is the backend's only when it held no
+ * other frame (else it was busy: overload, section 5) and the ejection cap allows. */
+static fg_fault classify(const fg_call *call, fg_backend *b, int status) {
+    fg_fault fault = fg_status_fault(status);
+    if (fault != FG_FAULT_TIMEOUT)
+        return fault;
+    if (call->held > 1 || b->stats.in_flight > 1) {
+        FG_BSTAT_ADD(b, busy_timeouts, 1);
+        return FG_FAULT_BUSY;
+    }
+    if (fg_bshared_healthy(b->shared) && !timeout_ejection_allowed(call->pool))
+        return FG_FAULT_BUSY;
+    return FG_FAULT_TIMEOUT;
+}
+
 static void on_attempt_done(void *user, const fg_grpc_result *res) {
     fg_call *call = user;
+    fg_pool *pool = call->pool;
     fg_backend *b = call->backend;
     uint64_t now = fg_now_us();
     call->attempt = NULL;
@@ -177,30 +374,152 @@ static void on_attempt_done(void *user, const fg_grpc_result *res) {
         status = FG_STATUS_INTERNAL;
         message = "bad RenderReply";
     }
-    fg_fault fault = fg_status_fault(status);
-    if (fault == FG_FAULT_BACKEND)
+    fg_fault fault = classify(call, b, status);
+    fg_limit_on_sample(&b->limit, &pool->limit_policy, call->grpc_us, call->held,
+                       status == FG_STATUS_OK, now);
+    __atomic_store_n(&b->stats.concurrency_limit, fg_limit_get(&b->limit), __ATOMIC_RELAXED);
+    if (fault == FG_FAULT_BACKEND || fault == FG_FAULT_TIMEOUT)
         FG_BSTAT_ADD(b, error_count, 1);
-    fg_bshared_on_call(b->shared, status, message, call->trial, now);
+    fg_bshared_on_call(b->shared, fault, status, message, call->trial, now);
     call->trial = false;
     attempt_ended(b);
 
     if (reply.msg) {
         complete_reply(call, &reply, res->reply_storage);
         fg_reply_free(&reply);
-        return;
-    }
-    if (fault == FG_FAULT_REQUEST || !may_retry(call, res)) {
+    } else if (fault == FG_FAULT_REQUEST || !may_retry(call, res)) {
         complete_error(call, status, message);
-        return;
+    } else {
+        /* Back to the front of its flow: the next free backend it has not tried takes it. */
+        fg_stats_add(FG_STAT_frame_retries_total, 1);
+        call->last_status = status;
+        snprintf(call->last_message, sizeof call->last_message, "%s", message ? message : "");
+        fg_sched_push_head(&pool->sched, &call->flow->queue, &call->item);
     }
-    fg_stats_add(FG_STAT_frame_retries_total, 1);
-    if (start_attempt(call) < 0)
-        complete_error(call, status, message);
+    dispatch(pool);
+}
+
+/* ---- the scheduler ---- */
+
+/* The process-wide queue gauge: each pool adds what its own queue changed by since. */
+static void sync_gauge(fg_pool *pool) {
+    int64_t now = (int64_t)pool->sched.queued;
+    fg_stats_add(FG_STAT_queue_length, now - pool->queued_reported);
+    pool->queued_reported = now;
+}
+
+static void on_sched_timer(uv_timer_t *t);
+
+static void arm_sched_timer(fg_pool *pool, uint64_t delay_ms) {
+    if (!pool->closing && !uv_is_active((uv_handle_t *)&pool->sched_timer))
+        uv_timer_start(&pool->sched_timer, on_sched_timer, delay_ms, 0);
+}
+
+/* Hands waiting frames to backends with room, flow after flow; answers those that can no longer
+ * be answered in time, or that no backend can take. Callbacks run inside. */
+static void dispatch(fg_pool *pool) {
+    if (pool->dispatching || pool->closing)
+        return;
+    pool->dispatching = true;
+    size_t passed = 0;
+    uint64_t now = fg_now_us();
+    refresh_estimates(pool, now);
+    fg_sched_item *item;
+    while ((item = fg_sched_peek(&pool->sched)) != NULL) {
+        fg_call *call = call_of(item);
+        if (now + (uint64_t)pool->est_fastest_us >= call->deadline_us) {
+            complete_late(call);
+            continue;
+        }
+        pick p;
+        bool trial;
+        pick_backend(pool, call, now, &p, &trial);
+        if (p.backend && now + (uint64_t)fg_limit_latency(&p.backend->limit) >= call->deadline_us) {
+            if (trial)
+                fg_bshared_trial_release(p.backend->shared);
+            complete_late(call); /* the backend it would get answers too late */
+            continue;
+        }
+        if (p.backend) {
+            fg_sched_pop(&pool->sched);
+            if (start_attempt(call, p.backend, trial, now) == 0) {
+                passed = 0;
+                continue;
+            }
+            fg_sched_push_head(&pool->sched, &call->flow->queue, &call->item);
+            break; /* its connection refused: try again on the next occasion */
+        }
+        if (!p.any_usable) {
+            fg_sched_remove(&pool->sched, item);
+            if (call->attempts)
+                complete_error(call, call->last_status, call->last_message);
+            else
+                complete_error(call, FG_STATUS_UNAVAILABLE, "no backends available");
+            continue;
+        }
+        /* Its backends are full. Another flow's frame may still fit where this one was. */
+        if (!p.room_elsewhere || ++passed >= pool->sched.active)
+            break;
+        fg_sched_advance(&pool->sched);
+    }
+    sync_gauge(pool);
+    if (pool->sched.queued)
+        arm_sched_timer(pool, SWEEP_MS);
+    pool->dispatching = false;
+}
+
+/* While frames wait: every SWEEP_MS, the heads of the flows that cannot be answered in time any
+ * more are answered at once instead of at the end of a wait (a flow's frames share a deadline
+ * length, so its head is its first to expire). */
+static void on_sched_timer(uv_timer_t *t) {
+    fg_pool *pool = t->data;
+    uint64_t now = fg_now_us();
+    refresh_estimates(pool, now);
+    for (size_t k = pool->sched.active; k > 0 && pool->sched.cursor; k--) {
+        fg_sched_flow *f = pool->sched.cursor;
+        while (f->head && now + (uint64_t)pool->est_fastest_us >= call_of(f->head)->deadline_us)
+            complete_late(call_of(f->head));
+        if (f->queued)
+            fg_sched_advance(&pool->sched);
+    }
+    sync_gauge(pool);
+    dispatch(pool);
 }
 
 /* ---- the interface ---- */
 
-static int pack_request(const fg_frame_request *req, fg_call **out) {
+fg_flow *fg_pool_flow_new(fg_pool *pool) {
+    fg_flow *f = fg_calloc(1, sizeof *f);
+    f->pool = pool;
+    fg_sched_flow_init(&f->queue);
+    return f;
+}
+
+void fg_pool_flow_free(fg_flow *flow) {
+    if (flow)
+        free(flow); /* the owner answered or cancelled every frame first */
+}
+
+size_t fg_pool_flow_supersede(fg_flow *flow) {
+    fg_pool *pool = flow->pool;
+    size_t n = 0;
+    fg_sched_item *item = flow->queue.head;
+    while (item) {
+        fg_sched_item *next = item->next;
+        fg_call *call = call_of(item);
+        if (call->attempts == 0) {
+            fg_sched_remove(&pool->sched, item);
+            fg_stats_add(FG_STAT_frames_superseded_total, 1);
+            complete_error(call, FG_STATUS_CANCELLED, "superseded");
+            n++;
+        }
+        item = next;
+    }
+    sync_gauge(pool);
+    return n;
+}
+
+static fg_call *pack_request(const fg_frame_request *req) {
     char model_small[256];
     char *model = req->model_len < sizeof model_small ? model_small : fg_malloc(req->model_len + 1);
     memcpy(model, req->model, req->model_len);
@@ -216,30 +535,75 @@ static int pack_request(const fg_frame_request *req, fg_call **out) {
     call->req_len = framegate__v1__render_request__pack(&msg, call->req);
     if (model != model_small)
         free(model);
-    *out = call;
-    return 0;
+    return call;
 }
 
-int fg_pool_submit(fg_pool *pool, const fg_frame_request *req, fg_frame_done_cb cb, void *user,
-                   fg_call **out) {
-    if (pool->closing)
-        return FG_ERR_AGAIN;
-    fg_call *call;
-    pack_request(req, &call);
-    call->pool = pool;
-    call->cb = cb;
-    call->user = user;
-    call->retries_left = pool->cfg.retries;
-    call->deadline_us =
-        fg_now_us() + (uint64_t)pool->cfg.timeout_ms * 1000 * (pool->cfg.retries + 1);
-    if (start_attempt(call) < 0) {
-        free(call);
-        return FG_ERR_AGAIN;
-    }
+/* Expected time until a frame queued now at the end of flow is answered. */
+static double expected_us(fg_pool *pool, const fg_flow *flow) {
+    double ahead = (double)fg_sched_ahead(&pool->sched, &flow->queue);
+    double wait = pool->est_rate > 0 ? ahead / pool->est_rate : 0;
+    return wait + pool->est_service_us;
+}
+
+static void link_call(fg_pool *pool, fg_call *call) {
     call->next = pool->calls;
     if (pool->calls)
         pool->calls->prev = call;
     pool->calls = call;
+    if (call->flow->calls++ == 0)
+        pool->busy_flows++;
+}
+
+int fg_pool_submit(fg_pool *pool, fg_flow *flow, const fg_frame_request *req, fg_frame_done_cb cb,
+                   void *user, fg_call **out) {
+    if (pool->closing)
+        return FG_ERR_AGAIN;
+    uint64_t now = fg_now_us();
+    fg_call *call = pack_request(req);
+    call->pool = pool;
+    call->flow = flow ? flow : pool->default_flow;
+    call->cb = cb;
+    call->user = user;
+    call->retries_left = pool->cfg.retries;
+    uint32_t deadline_ms = req->deadline_ms ? req->deadline_ms : pool->cfg.deadline_ms;
+    call->deadline_us = now + (uint64_t)deadline_ms * 1000 - deadline_margin_us(deadline_ms);
+    if (pool->sched.queued == 0) {
+        pick p;
+        bool trial;
+        pick_backend(pool, call, now, &p, &trial);
+        if (p.backend && now + (uint64_t)fg_limit_latency(&p.backend->limit) >= call->deadline_us) {
+            if (trial)
+                fg_bshared_trial_release(p.backend->shared);
+            free(call); /* even the backend with room answers too late */
+            fg_stats_add(FG_STAT_frames_shed_total, 1);
+            return FG_ERR_BUSY;
+        }
+        if (p.backend && start_attempt(call, p.backend, trial, now) == 0)
+            goto accepted;
+        call->tried = 0;
+        if (!p.any_usable) {
+            free(call);
+            return FG_ERR_AGAIN;
+        }
+    }
+    refresh_estimates(pool, now);
+    if (pool->est_usable == 0) {
+        free(call);
+        return FG_ERR_AGAIN;
+    }
+    /* Twice the service time of margin: an estimate is an estimate, and a frame shed now costs
+     * the client far less than one shed after waiting (section 5). */
+    if ((double)now + expected_us(pool, call->flow) + pool->est_service_us >
+        (double)call->deadline_us) {
+        free(call);
+        fg_stats_add(FG_STAT_frames_shed_total, 1);
+        return FG_ERR_BUSY;
+    }
+    fg_sched_push_tail(&pool->sched, &call->flow->queue, &call->item);
+    sync_gauge(pool);
+    arm_sched_timer(pool, 0); /* room may be free for it already (never callbacks from here) */
+accepted:
+    link_call(pool, call);
     *out = call;
     return 0;
 }
@@ -255,9 +619,30 @@ static void stop_attempt(fg_call *call) {
 }
 
 void fg_call_cancel(fg_call *call) {
+    fg_pool *pool = call->pool;
+    fg_sched_remove(&pool->sched, &call->item);
+    sync_gauge(pool);
+    bool had_attempt = call->attempt != NULL;
     stop_attempt(call);
     unlink_call(call);
     free(call);
+    if (had_attempt)
+        arm_sched_timer(pool, 0); /* its slot is free for a waiting frame */
+}
+
+void fg_pool_hint_for(fg_pool *pool, const fg_flow *flow, fg_pool_hint *out) {
+    uint64_t now = fg_now_us();
+    refresh_estimates(pool, now);
+    size_t flows = pool->busy_flows + (flow->calls == 0);
+    double fps = pool->est_rate * 1e6 / (double)(flows ? flows : 1);
+    double wait = pool->sched.queued ? expected_us(pool, flow) - pool->est_service_us : 0;
+    out->healthy = (uint32_t)fg_pool_healthy_count(pool);
+    out->fps_milli = fps * 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t)(fps * 1000);
+    out->queue_wait_us = wait <= 0 ? 0 : wait > UINT32_MAX ? UINT32_MAX : (uint32_t)wait;
+}
+
+size_t fg_pool_queued(const fg_pool *pool) {
+    return pool->sched.queued;
 }
 
 static void on_check_timer(uv_timer_t *t) {
@@ -279,6 +664,10 @@ static void apply_defaults(fg_pool_config *cfg) {
         cfg->max_reply_bytes = 4u << 20;
     if (!cfg->max_queue)
         cfg->max_queue = 1024;
+    if (!cfg->deadline_ms)
+        cfg->deadline_ms = DEFAULT_DEADLINE_MS;
+    if (!cfg->backend_max_inflight)
+        cfg->backend_max_inflight = DEFAULT_BACKEND_MAX_INFLIGHT;
 }
 
 static fg_health_policy policy_of(const fg_pool_config *cfg) {
@@ -301,6 +690,11 @@ void fg_pool_shared_release(fg_pool_shared *s) {
     fg_shared_unref(s);
 }
 
+static void init_backend(fg_pool *pool, fg_backend *b) {
+    fg_limit_init(&b->limit, &pool->limit_policy);
+    b->stats.concurrency_limit = fg_limit_get(&b->limit);
+}
+
 int fg_pool_new(uv_loop_t *loop, const fg_pool_config *cfg, fg_pool **out) {
     if (cfg->naddrs == 0) {
         fg_log_error("no backends configured");
@@ -320,6 +714,14 @@ int fg_pool_new(uv_loop_t *loop, const fg_pool_config *cfg, fg_pool **out) {
     pool->cfg = *cfg;
     pool->cfg.addrs = NULL; /* copied into the backends */
     apply_defaults(&pool->cfg);
+    uint32_t initial = INITIAL_LIMIT < pool->cfg.backend_max_inflight
+                           ? INITIAL_LIMIT
+                           : pool->cfg.backend_max_inflight;
+    pool->limit_policy =
+        (fg_limit_policy){.initial = initial, .max = pool->cfg.backend_max_inflight};
+    pool->rng = (uint64_t)(uintptr_t)pool ^ fg_now_us() ^ 0x9E3779B97F4A7C15ull;
+    fg_sched_init(&pool->sched);
+    pool->default_flow = fg_pool_flow_new(pool);
     if (cfg->shared) {
         pool->shared = cfg->shared;
         fg_shared_ref(pool->shared);
@@ -333,7 +735,10 @@ int fg_pool_new(uv_loop_t *loop, const fg_pool_config *cfg, fg_pool **out) {
     for (size_t i = 0; i < cfg->naddrs; i++) {
         fg_backend_new(pool, cfg->addrs[i], &pool->backends[i]); /* addresses checked above */
         pool->backends[i]->index = i;
+        init_backend(pool, pool->backends[i]);
     }
+    uv_timer_init(loop, &pool->sched_timer);
+    pool->sched_timer.data = pool;
     uv_timer_init(loop, &pool->check_timer);
     pool->check_timer.data = pool;
     /* The first check goes out now (queued until each connection is up), then every interval. */
@@ -351,6 +756,7 @@ static void on_part_closed(void *arg) {
     for (size_t i = 0; i < pool->nbackends; i++)
         fg_backend_free(pool->backends[i]);
     free(pool->backends);
+    fg_pool_flow_free(pool->default_flow);
     fg_shared_unref(pool->shared);
     void (*closed_cb)(void *) = pool->closed_cb;
     void *closed_arg = pool->closed_arg;
@@ -371,11 +777,14 @@ void fg_pool_close(fg_pool *pool, void (*closed_cb)(void *arg), void *arg) {
     pool->closed_arg = arg;
     while (pool->calls) {
         fg_call *call = pool->calls;
+        fg_sched_remove(&pool->sched, &call->item);
         stop_attempt(call);
         complete_error(call, FG_STATUS_UNAVAILABLE, "proxy shutting down");
     }
-    pool->closing_pending = 1 + (int)pool->nbackends;
+    sync_gauge(pool);
+    pool->closing_pending = 2 + (int)pool->nbackends;
     uv_close((uv_handle_t *)&pool->check_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&pool->sched_timer, on_timer_closed);
     for (size_t i = 0; i < pool->nbackends; i++) {
         fg_backend *b = pool->backends[i];
         if (!b->closing) /* a drained one closing already ends in on_drained_closed */
@@ -480,6 +889,7 @@ int fg_pool_set_backends(fg_pool *pool, const char *const *addrs, size_t n) {
             b->removed = false; /* back before it was drained: the next check refreshes it */
         } else if (!b) {
             fg_backend_new(pool, addrs[i], &b); /* address checked above; checked once READY */
+            init_backend(pool, b);
             added++;
         }
         arr[len++] = b;

@@ -1,17 +1,25 @@
 /*
  * fg_pool: the backends behind the proxy, and the one interface between the front end and them.
  *
- * The front end submits a frame and gets exactly one completion callback with the outcome. The
- * pool picks the next healthy backend round-robin (one shared cursor), sends one unary gRPC
- * Render call on that backend's HTTP/2 connection, and on a backend fault or RESOURCE_EXHAUSTED
- * retries on the next healthy backend, at most `retries` more times, within the deadline. It
- * also owns health: passive (faults counted from calls) and active (grpc.health.v1 Check).
+ * The front end submits a frame and gets exactly one completion callback with the outcome.
+ * A scheduler sits between the two (contract v1.1 section 5). Each backend holds only as many
+ * frames as keep it busy (an adaptive limit, fg_limit); the rest wait in the proxy, one queue
+ * per client connection (an fg_flow), served round-robin across connections (fg_sched), each
+ * frame with its deadline. A frame that cannot be answered within its deadline is refused at
+ * once (FG_ERR_BUSY: "overloaded"), and one whose deadline passes while it waits is answered
+ * RESOURCE_EXHAUSTED "overloaded" then. The backend is chosen by least request (peak-EWMA
+ * latency times frames held, power of two choices on large pools) or round-robin. On a backend
+ * fault or RESOURCE_EXHAUSTED the frame goes back to the front of its queue for another backend,
+ * at most `retries` more times, within its deadline. The pool also owns health: passive (faults
+ * counted from calls; a timeout on a busy backend is overload, not a fault, and timeouts never
+ * take out more than half the pool) and active (grpc.health.v1 Check).
  *
  * Threading: one pool per libuv loop; all calls on that loop's thread. With --workers N, N
  * pools (one per worker loop) share one fg_pool_shared: one health state per backend address
  * (Checks sent by the one pool that is not passive_only, frame faults counted from every pool),
  * one round-robin cursor, and per-backend counters that /health and /metrics rendered by any
- * of them sum over all of them. The frame path takes no lock (see src/pool/fg_shared.h).
+ * of them sum over all of them. Queues and concurrency limits are per pool. The frame path
+ * takes no lock (see src/pool/fg_shared.h).
  */
 #ifndef FG_POOL_H
 #define FG_POOL_H
@@ -25,19 +33,28 @@ typedef struct fg_pool fg_pool;
 typedef struct fg_call fg_call;
 typedef struct fg_backend fg_backend;
 typedef struct fg_pool_shared fg_pool_shared;
+typedef struct fg_flow fg_flow;
+
+typedef enum fg_balance {
+    FG_BALANCE_LEAST_REQUEST = 0, /* peak-EWMA least request, the default */
+    FG_BALANCE_ROUND_ROBIN = 1,   /* the original design: next healthy backend in turn */
+} fg_balance;
 
 typedef struct fg_pool_config {
     const char *const *addrs; /* "host:port" each; copied by fg_pool_new */
     size_t naddrs;
-    uint32_t timeout_ms;         /* per-attempt deadline (grpc-timeout) */
-    uint32_t retries;            /* extra attempts on other backends */
-    uint32_t unhealthy_after;    /* consecutive backend faults that mark a backend unhealthy */
-    uint32_t healthy_after;      /* consecutive good checks that mark it healthy again */
-    uint32_t health_interval_ms; /* active Check period */
-    uint32_t max_reply_bytes;    /* largest RenderReply accepted (4 MiB) */
-    uint32_t max_queue;          /* calls waiting for a stream slot, per backend */
-    fg_pool_shared *shared;      /* NULL: the pool's own; else shared with other pools */
-    bool passive_only;           /* no active Checks: another pool of `shared` sends them */
+    uint32_t timeout_ms;           /* per-attempt deadline (grpc-timeout) */
+    uint32_t retries;              /* extra attempts on other backends */
+    uint32_t unhealthy_after;      /* consecutive backend faults that mark a backend unhealthy */
+    uint32_t healthy_after;        /* consecutive good checks that mark it healthy again */
+    uint32_t health_interval_ms;   /* active Check period */
+    uint32_t max_reply_bytes;      /* largest RenderReply accepted (4 MiB) */
+    uint32_t max_queue;            /* calls waiting for a stream slot, per backend */
+    uint32_t deadline_ms;          /* a frame's whole budget, queueing included; 0: 1000 */
+    uint32_t backend_max_inflight; /* cap of each backend's adaptive limit; 0: 32 */
+    fg_balance balance;
+    fg_pool_shared *shared; /* NULL: the pool's own; else shared with other pools */
+    bool passive_only;      /* no active Checks: another pool of `shared` sends them */
 } fg_pool_config;
 
 /* State for pools on several threads: health policy from cfg (unhealthy_after, healthy_after,
@@ -53,22 +70,18 @@ typedef struct fg_frame_request {
     uint32_t frame;
     const uint8_t *input;
     size_t input_len;
+    uint32_t deadline_ms; /* 0: the pool's deadline_ms */
 } fg_frame_request;
 
 /* The outcome; every pointer is valid only during the callback, except a storage block taken
- * over through image_storage. */
+ * handed over by fg_frame_take_image(). */
 typedef struct fg_frame_result {
     int status;          /* gRPC status, 0 = a frame */
     const char *message; /* grpc-message or the proxy's reason, NUL-terminated; "" when none */
     const char *backend; /* address of the backend of the last attempt; NULL if none reached */
     const uint8_t *image;
     size_t image_len;
-    /* A frame whose image lies in the backend reply's buffer (the usual case): the heap block
-     * holding it (image points inside it). The callback may adopt it instead of copying the
-     * image: take *image_storage, set *image_storage = NULL, free() the block when done. Either
-     * way the image crosses from the backend's DATA frames to here with no copy but the one
-     * into that buffer. NULL otherwise (errors; an image the pool could not borrow): copy. */
-    uint8_t **image_storage;
+    uint8_t **fg__image_block; /* private: see fg_frame_take_image() */
     uint32_t width, height;
     uint8_t format;   /* ImageFormat */
     uint32_t grpc_us; /* duration of the last backend call */
@@ -77,23 +90,48 @@ typedef struct fg_frame_result {
 
 typedef void (*fg_frame_done_cb)(void *user, const fg_frame_result *res);
 
+/* The heap block holding res->image (image points inside it), handed over: the caller owns it
+ * and free()s it when done, so the image crosses from the backend's DATA frames to the client
+ * with no copy but the one that assembled the reply. NULL when there is none to hand over
+ * (errors, an image the pool could not borrow, a second call): copy the image instead. */
+void *fg_frame_take_image(const fg_frame_result *res);
+
 /* 0 and *out set, or FG_ERR_INVALID (a bad address; message logged). */
 int fg_pool_new(uv_loop_t *loop, const fg_pool_config *cfg, fg_pool **out);
 /* Stops checks, fails calls in flight with UNAVAILABLE, closes connections; then frees the pool
  * and calls closed_cb (may be NULL) from a later loop iteration. */
 void fg_pool_close(fg_pool *pool, void (*closed_cb)(void *arg), void *arg);
 
+/* A client connection's queue: the unit of fairness. Freed only once none of its frames is
+ * left (cancel or await them first). */
+fg_flow *fg_pool_flow_new(fg_pool *pool);
+void fg_pool_flow_free(fg_flow *flow);
+/* Answers every frame of flow that has not been sent to a backend yet with CANCELLED
+ * "superseded" (the LATEST flag); their callbacks run inside this call. Returns how many. */
+size_t fg_pool_flow_supersede(fg_flow *flow);
+
 /*
- * Starts a frame. Returns 0 with *out set: cb will be called exactly once, never from inside
- * fg_pool_submit, unless fg_call_cancel(*out) comes first. Returns FG_ERR_AGAIN when no backend
- * can take it now (none healthy, or their connections down or queues full): the front end answers
- * "no backends available" itself; cb is then never called. The overall deadline of a frame is
- * timeout_ms * (retries + 1); each attempt gets at most timeout_ms of it.
+ * Starts a frame of flow. Returns 0 with *out set: cb will be called exactly once, never from
+ * inside fg_pool_submit, unless fg_call_cancel(*out) comes first. Refused with cb never called:
+ * FG_ERR_AGAIN when no backend can take it (none healthy, or their connections down): the front
+ * end answers "no backends available"; FG_ERR_BUSY when the pool cannot answer it within its
+ * deadline (the front end answers RESOURCE_EXHAUSTED "overloaded"). Each attempt gets at most
+ * timeout_ms of the deadline.
  */
-int fg_pool_submit(fg_pool *pool, const fg_frame_request *req, fg_frame_done_cb cb, void *user,
-                   fg_call **out);
+int fg_pool_submit(fg_pool *pool, fg_flow *flow, const fg_frame_request *req, fg_frame_done_cb cb,
+                   void *user, fg_call **out);
 /* The client went away: the call's callback will not be called; the backend stream is reset. */
 void fg_call_cancel(fg_call *call);
+
+/* What a HINT tells one connection (contract section 2). */
+typedef struct fg_pool_hint {
+    uint32_t healthy;       /* healthy backends now */
+    uint32_t fps_milli;     /* the connection's fair share of the measured capacity, x1000 */
+    uint32_t queue_wait_us; /* expected wait of a frame the connection sends now */
+} fg_pool_hint;
+void fg_pool_hint_for(fg_pool *pool, const fg_flow *flow, fg_pool_hint *out);
+/* Frames waiting in the proxy for a backend. */
+size_t fg_pool_queued(const fg_pool *pool);
 
 /*
  * Replaces the backend list (the SIGHUP reload of --grpc-addrs-file): addrs[0..n) "host:port"

@@ -6,6 +6,7 @@
 #include "fg_alloc.h"
 #include "fg_backend.h"
 #include "fg_log.h"
+#include "fg_stats.h"
 #include "fg_status.h"
 
 struct fg_bshared {
@@ -19,6 +20,7 @@ struct fg_bshared {
     atomic_bool healthy;
     atomic_bool trial_mode; /* unhealthy without health service: trial frames (under lock) */
     _Atomic uint32_t faults;
+    atomic_bool out_for_timeout;
 };
 
 struct fg_pool_shared {
@@ -72,6 +74,7 @@ fg_bshared *fg_shared_attach(fg_pool_shared *s, const char *address, fg_backend 
         atomic_init(&e->healthy, false);
         atomic_init(&e->trial_mode, false);
         atomic_init(&e->faults, 0);
+        atomic_init(&e->out_for_timeout, false);
         e->next = s->entries;
         s->entries = e;
     }
@@ -131,12 +134,28 @@ static void publish(fg_bshared *e) {
     atomic_store_explicit(&e->trial_mode, !e->health.healthy && e->health.no_health_service,
                           memory_order_relaxed);
     atomic_store_explicit(&e->faults, e->health.consecutive_faults, memory_order_relaxed);
+    atomic_store_explicit(&e->out_for_timeout,
+                          !e->health.healthy && e->health.out_reason == FG_OUT_TIMEOUT,
+                          memory_order_relaxed);
+}
+
+bool fg_bshared_out_for_timeout(const fg_bshared *e) {
+    return atomic_load_explicit(&e->out_for_timeout, memory_order_relaxed);
 }
 
 /* Logs a transition; under e->lock, so the lines come out in the order of the changes. */
 static void report(fg_bshared *e, fg_health_change change) {
     if (change == FG_HEALTH_DOWN) {
-        fg_log_warn("%s unhealthy: %s", e->address, e->health.last_error);
+        static const fg_stat_id by_reason[] = {
+            [FG_OUT_FAULT] = FG_STAT_ejections_fault_total,
+            [FG_OUT_TIMEOUT] = FG_STAT_ejections_timeout_total,
+            [FG_OUT_CHECK] = FG_STAT_ejections_health_check_total,
+            [FG_OUT_CONNECTION] = FG_STAT_ejections_connection_total,
+        };
+        if (e->health.out_reason != FG_OUT_NONE)
+            fg_stats_add(by_reason[e->health.out_reason], 1);
+        fg_log_warn("%s unhealthy: %s [%s]", e->address, e->health.last_error,
+                    fg_out_reason_name(e->health.out_reason));
     } else if (change == FG_HEALTH_UP) {
         fg_log_info("%s healthy%s", e->address, e->health.was_healthy ? " again" : "");
         e->health.was_healthy = true;
@@ -169,16 +188,15 @@ void fg_bshared_trial_release(fg_bshared *e) {
     pthread_mutex_unlock(&e->lock);
 }
 
-void fg_bshared_on_call(fg_bshared *e, int status, const char *message, bool trial,
+void fg_bshared_on_call(fg_bshared *e, fg_fault fault, int status, const char *message, bool trial,
                         uint64_t now_us) {
-    fg_fault fault = fg_status_fault(status);
     /* The frame path: a good answer with no faults pending, or a busy one, changes nothing. */
     if (!trial &&
         (fault == FG_FAULT_BUSY || ((fault == FG_FAULT_NONE || fault == FG_FAULT_REQUEST) &&
                                     atomic_load_explicit(&e->faults, memory_order_relaxed) == 0)))
         return;
     pthread_mutex_lock(&e->lock);
-    apply(e, fg_health_on_call(&e->health, e->policy, status, message, trial, now_us));
+    apply(e, fg_health_on_call(&e->health, e->policy, fault, status, message, trial, now_us));
 }
 
 void fg_bshared_on_check(fg_bshared *e, int status, fg_serving serving, const char *message,

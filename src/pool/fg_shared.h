@@ -65,8 +65,10 @@ void fg_bshared_trial_release(fg_bshared *e);
 
 /* The events of fg_health.h, applied to the one state and logged on a transition ("X
  * unhealthy: REASON", "X healthy", "X healthy again"). */
-void fg_bshared_on_call(fg_bshared *e, int status, const char *message, bool trial,
+void fg_bshared_on_call(fg_bshared *e, fg_fault fault, int status, const char *message, bool trial,
                         uint64_t now_us);
+/* Out of rotation for timeouts now (lock-free; for the pool's ejection cap). */
+bool fg_bshared_out_for_timeout(const fg_bshared *e);
 void fg_bshared_on_check(fg_bshared *e, int status, fg_serving serving, const char *message,
                          uint64_t now_us);
 void fg_bshared_on_conn_failed(fg_bshared *e, const char *reason);

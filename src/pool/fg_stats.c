@@ -34,6 +34,10 @@ void fg_stats_add(fg_stat_id id, int64_t delta) {
     atomic_fetch_add_explicit(&global_stats[id], delta, memory_order_relaxed);
 }
 
+void fg_stats_set(fg_stat_id id, int64_t value) {
+    atomic_store_explicit(&global_stats[id], value, memory_order_relaxed);
+}
+
 uint64_t fg_stats_get(fg_stat_id id) {
     int64_t v = atomic_load_explicit(&global_stats[id], memory_order_relaxed);
     return v < 0 ? 0 : (uint64_t)v;
@@ -78,6 +82,7 @@ static json_t *backend_json(const fg_backend *b) {
 #undef FG_BACKEND_STAT_JSON
     json_object_set_new(o, "state", json_string(fg_backend_state_name(b)));
     json_object_set_new(o, "last_error", json_string(last_error));
+    json_object_set_new(o, "out_reason", json_string(fg_backend_out_reason(b)));
     json_t *l = json_object();
     json_object_set_new(l, "p50", json_real(us_to_ms(fg_hist_percentile(lat, 50))));
     json_object_set_new(l, "p90", json_real(us_to_ms(fg_hist_percentile(lat, 90))));

@@ -27,6 +27,18 @@
     X(GAUGE, ws_sessions_open, "WebSocket sessions open")                                          \
     X(COUNTER, frame_requests_total, "Frame requests received over WebSocket")                     \
     X(COUNTER, frame_retries_total, "Backend attempts beyond the first")                           \
+    X(GAUGE, queue_length, "Frames waiting in the proxy for a backend")                            \
+    X(COUNTER, frames_shed_total,                                                                  \
+      "Frames answered RESOURCE_EXHAUSTED overloaded: they could not be answered in time")         \
+    X(COUNTER, frames_shed_memory_total,                                                           \
+      "Frames shed for a client not reading while --max-buffered reply memory was in use")         \
+    X(COUNTER, frames_superseded_total, "Frames answered CANCELLED superseded by a LATEST frame")  \
+    X(GAUGE, buffered_reply_bytes, "Reply bytes waiting for clients to read them")                 \
+    X(COUNTER, hints_sent_total, "HINT messages sent")                                             \
+    X(COUNTER, ejections_fault_total, "Backends taken out for frame call faults")                  \
+    X(COUNTER, ejections_timeout_total, "Backends taken out for timeouts while otherwise idle")    \
+    X(COUNTER, ejections_health_check_total, "Backends taken out by a failed health check")        \
+    X(COUNTER, ejections_connection_total, "Backends taken out by a failed connection")            \
     X(COUNTER, client_bytes_in_total, "Bytes read from clients")                                   \
     X(COUNTER, client_bytes_out_total, "Bytes written to clients")                                 \
     X(COUNTER, http_timeouts_total, "Request heads not complete in --header-timeout-ms (408)")     \
@@ -44,6 +56,8 @@ typedef enum fg_stat_id {
 
 void fg_stats_add(fg_stat_id id, int64_t delta);
 uint64_t fg_stats_get(fg_stat_id id);
+/* For a gauge read from elsewhere just before rendering. */
+void fg_stats_set(fg_stat_id id, int64_t value);
 /* One reply sent to a client, by gRPC status (0 = FRAME): framegate_replies_total{status=...}. */
 void fg_stats_reply(int status);
 /* A reply's proxy-side total time, for the framegate_request_duration_seconds histogram. */

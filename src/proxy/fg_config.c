@@ -33,6 +33,16 @@ static size_t make_specs(fg_config *c, fg_arg_spec *s) {
          "extra attempts on other backends after a backend fault"},
         {"max-inflight", FG_ARG_UINT, &c->max_inflight, 1, 100000, 0, 0, "N",
          "frame requests in flight per WebSocket connection"},
+        {"deadline-ms", FG_ARG_UINT, &c->deadline_ms, 1, 3600000, 0, 0, "MS",
+         "a frame's whole budget, queueing included; one that cannot be answered in time is "
+         "shed at once (ERROR 8 overloaded); per connection: /ws?deadline_ms=N"},
+        {"balance", FG_ARG_STRING, &c->balance_arg, 0, 0, 0, 0, "POLICY",
+         "least-request (peak-EWMA latency, adaptive per-backend limits) or round-robin"},
+        {"backend-max-inflight", FG_ARG_UINT, &c->backend_max_inflight, 1, 100000, 0, 0, "N",
+         "most frames one backend holds at once (the adaptive limit stays at or below it)"},
+        {"max-buffered", FG_ARG_STRING, &c->max_buffered_arg, 0, 0, 0, 0, "SIZE",
+         "replies waiting for clients to read them, in total; past it, frames for clients not "
+         "reading are shed"},
         {"max-message", FG_ARG_STRING, &c->max_message_arg, 0, 0, 0, 0, "SIZE",
          "largest client message (bytes, or with KiB/MiB); larger closes with 1009"},
         {"max-connections", FG_ARG_UINT, &c->max_connections, 1, 1000000, 0, 0, "N",
@@ -62,7 +72,7 @@ static size_t make_specs(fg_config *c, fg_arg_spec *s) {
     return sizeof(specs) / sizeof(specs[0]);
 }
 
-#define MAX_SPECS 32
+#define MAX_SPECS 64
 
 void fg_config_init(fg_config *c) {
     memset(c, 0, sizeof(*c));
@@ -73,6 +83,11 @@ void fg_config_init(fg_config *c) {
     c->timeout_ms = 1000;
     c->retries = 1;
     c->max_inflight = 64;
+    c->deadline_ms = 1000;
+    c->balance_arg = "least-request";
+    c->backend_max_inflight = 32;
+    c->max_buffered_arg = "256MiB";
+    c->max_buffered = 256ull * 1024 * 1024;
     c->max_message_arg = "1MiB";
     c->max_message = 1024 * 1024;
     c->max_connections = 10000;
@@ -276,6 +291,21 @@ int fg_config_parse(fg_config *c, int argc, char **argv, char *err, size_t errle
         c->max_message < MIN_MESSAGE || c->max_message > MAX_MESSAGE) {
         snprintf(err, errlen, "--max-message: '%s' is not a size between %d bytes and 64MiB",
                  c->max_message_arg, MIN_MESSAGE);
+        return FG_ERR_INVALID;
+    }
+    if (fg_config_parse_size(c->max_buffered_arg, &c->max_buffered) != 0 ||
+        c->max_buffered < 1024 * 1024) {
+        snprintf(err, errlen, "--max-buffered: '%s' is not a size of at least 1MiB",
+                 c->max_buffered_arg);
+        return FG_ERR_INVALID;
+    }
+    if (strcmp(c->balance_arg, "least-request") == 0) {
+        c->balance = FG_CONFIG_BALANCE_LEAST_REQUEST;
+    } else if (strcmp(c->balance_arg, "round-robin") == 0) {
+        c->balance = FG_CONFIG_BALANCE_ROUND_ROBIN;
+    } else {
+        snprintf(err, errlen, "--balance: '%s' is not least-request or round-robin",
+                 c->balance_arg);
         return FG_ERR_INVALID;
     }
     if (!*c->host) {

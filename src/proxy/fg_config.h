@@ -17,6 +17,8 @@
 #define FG_CONFIG_MAX_WORKERS 64
 #define FG_CONFIG_MAX_ADDRS_FILE (1024 * 1024) /* bytes of a --grpc-addrs-file */
 
+enum { FG_CONFIG_BALANCE_LEAST_REQUEST, FG_CONFIG_BALANCE_ROUND_ROBIN };
+
 typedef struct fg_config {
     uint64_t ws_port;
     uint64_t start_port;
@@ -27,8 +29,14 @@ typedef struct fg_config {
     uint64_t timeout_ms;
     uint64_t retries;
     uint64_t max_inflight;
-    const char *max_message_arg; /* as given, e.g. "1MiB" */
-    uint64_t max_message;        /* parsed, bytes */
+    uint64_t deadline_ms;
+    const char *balance_arg; /* as given */
+    int balance;             /* FG_CONFIG_BALANCE_* */
+    uint64_t backend_max_inflight;
+    const char *max_buffered_arg; /* as given, e.g. "256MiB" */
+    uint64_t max_buffered;        /* parsed, bytes */
+    const char *max_message_arg;  /* as given, e.g. "1MiB" */
+    uint64_t max_message;         /* parsed, bytes */
     uint64_t max_connections;
     uint64_t unhealthy_after;
     uint64_t healthy_after;

@@ -35,8 +35,11 @@ REQ_HDR = struct.Struct("<BBHII")
 REPLY_HDR = struct.Struct("<BBHIIIIHHBBH")
 assert REQ_HDR.size == 12 and REPLY_HDR.size == 28
 
-RENDER, FRAME, ERROR = 1, 2, 3
-OK, INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND = 0, 3, 4, 5
+RENDER, FRAME, ERROR, HINT = 1, 2, 3, 4
+LATEST = 0x0001  # request flag (v1.1)
+HINT_MSG = struct.Struct("<BBHIII")
+Hint = namedtuple("Hint", "type reserved healthy fps_milli queue_wait_us reserved2")
+OK, CANCELLED, INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND = 0, 1, 3, 4, 5
 RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE = 8, 13, 14
 RGB24 = 1
 FRAME_BYTES = 128 * 64 * 3  # frameserver's default image: 24576 bytes
@@ -147,10 +150,26 @@ def assert_error(r, status, request_id=None, frame=None, message=None):
 class Client(fgtest.ClosedOnExit):
     """A WebSocket client of the proxy (websocket-client), binary frames only."""
 
-    def __init__(self, port, subprotocols=None, timeout=10.0):
+    def __init__(self, port, subprotocols=None, timeout=10.0, query=""):
         self.ws = websocket.create_connection(
-            f"ws://{HOST}:{port}/ws", timeout=timeout, subprotocols=subprotocols
+            f"ws://{HOST}:{port}/ws{'?' + query if query else ''}", timeout=timeout,
+            subprotocols=subprotocols
         )
+        self.hints = []  # HINT messages seen by recv(), in order
+
+    def recv_message(self):
+        """The next message: a Reply, or a Hint (16 bytes, type 4)."""
+        opcode, data = self.ws.recv_data(control_frame=False)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            code = struct.unpack(">H", data[:2])[0] if len(data) >= 2 else None
+            raise AssertionError(f"proxy closed the WebSocket (code {code}, {data[2:]!r})")
+        assert opcode == websocket.ABNF.OPCODE_BINARY, f"non-binary reply opcode {opcode}"
+        if data and data[0] == HINT:
+            assert len(data) == HINT_MSG.size, f"HINT of {len(data)} bytes: {bytes(data)!r}"
+            h = Hint(*HINT_MSG.unpack(data))
+            assert h.reserved == 0 and h.reserved2 == 0, h
+            return h
+        return parse_reply(data)
 
     def send(self, request_id, frame, model="sanders", data=b"", **kw):
         self.send_raw(encode_request(request_id, frame, model, data, **kw))
@@ -159,12 +178,30 @@ class Client(fgtest.ClosedOnExit):
         self.ws.send_binary(bytes(msg))
 
     def recv(self):
-        opcode, data = self.ws.recv_data(control_frame=False)
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            code = struct.unpack(">H", data[:2])[0] if len(data) >= 2 else None
-            raise AssertionError(f"proxy closed the WebSocket (code {code}, {data[2:]!r})")
-        assert opcode == websocket.ABNF.OPCODE_BINARY, f"non-binary reply opcode {opcode}"
-        return parse_reply(data)
+        """The next reply; HINTs on the way are kept in self.hints."""
+        while True:
+            m = self.recv_message()
+            if isinstance(m, Hint):
+                self.hints.append((time.monotonic(), m))
+                continue
+            return m
+
+    def quiet_for(self, seconds):
+        """Reads on for `seconds` after the last expected reply: any reply then is a duplicate
+        (or an answer to nothing). Returns those replies."""
+        extra = []
+        old = self.ws.gettimeout()
+        end = time.monotonic() + seconds
+        try:
+            while (left := end - time.monotonic()) > 0:
+                self.ws.settimeout(left)
+                try:
+                    extra.append(self.recv())
+                except websocket.WebSocketTimeoutException:
+                    break
+        finally:
+            self.ws.settimeout(old)
+        return extra
 
     def call(self, request_id, frame, model="sanders", data=b"", **kw):
         self.send(request_id, frame, model, data, **kw)

@@ -55,11 +55,11 @@ full = encode_request(0x01020304, 0x0A0B0C0D)
         (encode_request(15, 16, model=b"", data=b"sanders"), 15, 16),  # model_len 0
         (encode_request(17, 18, model_len=10, model=b"san"), 17, 18),  # model name past the end
         (encode_request(19, 20, model_len=255, model=b"sanders"), 19, 20),
-        (encode_request(21, 22, flags=1), 21, 22),
+        (encode_request(21, 22, flags=2), 21, 22),  # bit 0 (LATEST) is the only flag defined
         (encode_request(23, 24, flags=0x8000), 23, 24),
     ],
     ids=["empty", "3-bytes", "8-bytes", "11-bytes", "type-7", "type-2", "model_len-0",
-         "model_len-past-end", "model_len-255", "flags-1", "flags-0x8000"],
+         "model_len-past-end", "model_len-255", "flags-2", "flags-0x8000"],
 )
 def test_invalid_request_gets_invalid_argument_and_connection_stays(gate, msg, rid, frame):
     port, addr = gate

@@ -108,16 +108,33 @@ static void model_past_the_end_is_invalid(void **state) {
     assert_int_equal(fg_codec_parse_request(buf, n, &r, &why), FG_ERR_INVALID);
 }
 
-static void nonzero_flags_are_invalid(void **state) {
+/* v1.1: bit 0 is LATEST; every other bit must be 0. */
+static void flags_other_than_latest_are_invalid(void **state) {
     uint8_t buf[64];
     fg_render_request r;
     const char *why;
-    const uint16_t flags[] = {1, 0x100, 0x8000, 0xFFFF};
-    for (size_t i = 0; i < 4; i++) {
+    const uint16_t flags[] = {2, 3, 0x100, 0x8000, 0xFFFF};
+    for (size_t i = 0; i < 5; i++) {
         size_t n = build(buf, 1, 7, flags[i], 5, 6, "sanders", "");
         assert_int_equal(fg_codec_parse_request(buf, n, &r, &why), FG_ERR_INVALID);
         assert_int_equal(r.request_id, 5);
     }
+    size_t n = build(buf, 1, 7, FG_FLAG_LATEST, 5, 6, "sanders", "");
+    assert_int_equal(fg_codec_parse_request(buf, n, &r, &why), 0);
+    assert_int_equal(r.flags, FG_FLAG_LATEST);
+    n = build(buf, 1, 7, 0, 5, 6, "sanders", "");
+    assert_int_equal(fg_codec_parse_request(buf, n, &r, &why), 0);
+    assert_int_equal(r.flags, 0);
+}
+
+static void hint_layout_follows_the_contract(void **state) {
+    uint8_t out[FG_HINT_LEN];
+    memset(out, 0xAA, sizeof out);
+    fg_hint h = {.healthy = 0x0304, .fps_milli = 0x05060708, .queue_wait_us = 0x090A0B0C};
+    fg_codec_write_hint(out, &h);
+    const uint8_t want[FG_HINT_LEN] = {4,    0,    0x04, 0x03, 0x08, 0x07, 0x06, 0x05,
+                                       0x0C, 0x0B, 0x0A, 0x09, 0,    0,    0,    0};
+    assert_memory_equal(out, want, FG_HINT_LEN);
 }
 
 static void model_must_be_utf8(void **state) {
@@ -167,7 +184,8 @@ int main(void) {
         cmocka_unit_test(wrong_type_is_invalid),
         cmocka_unit_test(zero_model_len_is_invalid),
         cmocka_unit_test(model_past_the_end_is_invalid),
-        cmocka_unit_test(nonzero_flags_are_invalid),
+        cmocka_unit_test(flags_other_than_latest_are_invalid),
+        cmocka_unit_test(hint_layout_follows_the_contract),
         cmocka_unit_test(model_must_be_utf8),
         cmocka_unit_test(reply_header_layout),
     };

@@ -66,15 +66,19 @@ static void make_healthy(fg_health *h) {
 static void test_passive_backend_faults(void **state) {
     fg_health h;
     make_healthy(&h);
-    assert_int_equal(fg_health_on_call(&h, &policy, FG_STATUS_UNAVAILABLE, "model gone", false, 0),
+    assert_int_equal(fg_health_on_call(&h, &policy, fg_status_fault(FG_STATUS_UNAVAILABLE),
+                                       FG_STATUS_UNAVAILABLE, "model gone", false, 0),
                      FG_HEALTH_SAME);
     /* An OK in between resets the run. */
-    assert_int_equal(fg_health_on_call(&h, &policy, FG_STATUS_OK, "", false, 0), FG_HEALTH_SAME);
-    assert_int_equal(fg_health_on_call(&h, &policy, FG_STATUS_INTERNAL, "boom", false, 0),
-                     FG_HEALTH_SAME);
     assert_int_equal(
-        fg_health_on_call(&h, &policy, FG_STATUS_DEADLINE_EXCEEDED, "deadline exceeded", false, 0),
-        FG_HEALTH_DOWN);
+        fg_health_on_call(&h, &policy, fg_status_fault(FG_STATUS_OK), FG_STATUS_OK, "", false, 0),
+        FG_HEALTH_SAME);
+    assert_int_equal(fg_health_on_call(&h, &policy, fg_status_fault(FG_STATUS_INTERNAL),
+                                       FG_STATUS_INTERNAL, "boom", false, 0),
+                     FG_HEALTH_SAME);
+    assert_int_equal(fg_health_on_call(&h, &policy, fg_status_fault(FG_STATUS_DEADLINE_EXCEEDED),
+                                       FG_STATUS_DEADLINE_EXCEEDED, "deadline exceeded", false, 0),
+                     FG_HEALTH_DOWN);
     assert_string_equal(h.last_error, "DEADLINE_EXCEEDED deadline exceeded");
     assert_false(h.healthy);
     /* Checks bring it back. */
@@ -89,13 +93,16 @@ static void test_request_faults_never_count(void **state) {
     static const int request_faults[] = {FG_STATUS_INVALID_ARGUMENT, FG_STATUS_NOT_FOUND,
                                          FG_STATUS_OUT_OF_RANGE, FG_STATUS_RESOURCE_EXHAUSTED};
     for (int i = 0; i < 1000; i++)
-        assert_int_equal(fg_health_on_call(&h, &policy, request_faults[i % 4], "bad", false, 0),
+        assert_int_equal(fg_health_on_call(&h, &policy, fg_status_fault(request_faults[i % 4]),
+                                           request_faults[i % 4], "bad", false, 0),
                          FG_HEALTH_SAME);
     assert_true(h.healthy);
     assert_int_equal(h.consecutive_faults, 0);
     /* RESOURCE_EXHAUSTED neither counts nor resets a run of backend faults. */
-    fg_health_on_call(&h, &policy, FG_STATUS_UNAVAILABLE, "x", false, 0);
-    fg_health_on_call(&h, &policy, FG_STATUS_RESOURCE_EXHAUSTED, "busy", false, 0);
+    fg_health_on_call(&h, &policy, fg_status_fault(FG_STATUS_UNAVAILABLE), FG_STATUS_UNAVAILABLE,
+                      "x", false, 0);
+    fg_health_on_call(&h, &policy, fg_status_fault(FG_STATUS_RESOURCE_EXHAUSTED),
+                      FG_STATUS_RESOURCE_EXHAUSTED, "busy", false, 0);
     assert_int_equal(h.consecutive_faults, 1);
 }
 
@@ -121,18 +128,21 @@ static void test_no_health_service_trial_frames(void **state) {
     h.trial_in_flight = true;
     assert_false(eligible(&h, 5000000, &trial));
     /* The trial fails: the next waits the backoff (1 s), then 2 s, capped at 4 s. */
-    assert_int_equal(fg_health_on_call(&h, &policy, FG_STATUS_UNAVAILABLE, "down", true, 5000000),
+    assert_int_equal(fg_health_on_call(&h, &policy, fg_status_fault(FG_STATUS_UNAVAILABLE),
+                                       FG_STATUS_UNAVAILABLE, "down", true, 5000000),
                      FG_HEALTH_DOWN);
     assert_false(eligible(&h, 5900000, &trial));
     assert_true(eligible(&h, 6000000, &trial));
     assert_true(trial);
     h.trial_in_flight = true;
-    fg_health_on_call(&h, &policy, FG_STATUS_UNAVAILABLE, "down", true, 6000000);
+    fg_health_on_call(&h, &policy, fg_status_fault(FG_STATUS_UNAVAILABLE), FG_STATUS_UNAVAILABLE,
+                      "down", true, 6000000);
     assert_false(eligible(&h, 7900000, &trial));
     assert_true(eligible(&h, 8000000, &trial));
     /* A good trial makes it healthy; a request fault counts as good. */
     h.trial_in_flight = true;
-    assert_int_equal(fg_health_on_call(&h, &policy, FG_STATUS_NOT_FOUND, "no model", true, 8e6),
+    assert_int_equal(fg_health_on_call(&h, &policy, fg_status_fault(FG_STATUS_NOT_FOUND),
+                                       FG_STATUS_NOT_FOUND, "no model", true, 8e6),
                      FG_HEALTH_UP);
     assert_true(eligible(&h, 8000000, &trial));
     assert_false(trial);

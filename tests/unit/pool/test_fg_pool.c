@@ -68,7 +68,7 @@ static void submit(fg_pool *pool, const char *model, uint32_t frame, frame_out *
     memset(o, 0, sizeof *o);
     fg_frame_request req = {.model = model, .model_len = strlen(model), .frame = frame};
     fg_call *call;
-    assert_int_equal(fg_pool_submit(pool, &req, on_frame_done, o, &call), 0);
+    assert_int_equal(fg_pool_submit(pool, NULL, &req, on_frame_done, o, &call), 0);
     assert_false(o->done);
 }
 
@@ -189,7 +189,7 @@ static void test_no_backends_and_close_in_flight(void **state) {
     fg_frame_request req = {.model = "sanders", .model_len = 7, .frame = 1};
     fg_call *call;
     frame_out o = {0};
-    assert_int_equal(fg_pool_submit(pool, &req, on_frame_done, &o, &call), FG_ERR_AGAIN);
+    assert_int_equal(fg_pool_submit(pool, NULL, &req, on_frame_done, &o, &call), FG_ERR_AGAIN);
 
     /* /health: the contract's shape, 503 with no healthy backend. */
     int http_status = 0;
@@ -232,7 +232,7 @@ static void test_stats_rendering(void **state) {
     fg_call *cancelled;
     fg_frame_request req = {.model = "sanders", .model_len = 7, .frame = 2};
     frame_out never = {0};
-    assert_int_equal(fg_pool_submit(pool, &req, on_frame_done, &never, &cancelled), 0);
+    assert_int_equal(fg_pool_submit(pool, NULL, &req, on_frame_done, &never, &cancelled), 0);
     fg_call_cancel(cancelled);
     fg_stats_add(FG_STAT_connections_total, 3);
     fg_stats_reply(FG_STATUS_OK);
@@ -331,7 +331,7 @@ static void test_no_health_service_trial_frames(void **state) {
     assert_true(test_pool_wait_healthy(&loop, pool, 0, 3000));
     fg_frame_request req = {.model = "sanders", .model_len = 7, .frame = 1};
     fg_call *call;
-    assert_int_equal(fg_pool_submit(pool, &req, on_frame_done, &o, &call), FG_ERR_AGAIN);
+    assert_int_equal(fg_pool_submit(pool, NULL, &req, on_frame_done, &o, &call), FG_ERR_AGAIN);
 
     char port_arg[16];
     snprintf(port_arg, sizeof port_arg, "%u", (unsigned)port);

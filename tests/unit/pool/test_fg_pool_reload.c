@@ -74,7 +74,7 @@ static void top_up(load *l) {
         refs[id] = (frame_ref){l, id};
         fg_frame_request req = {.model = "sanders", .model_len = 7, .frame = id};
         fg_call *call;
-        if (fg_pool_submit(l->pool, &req, on_frame_done, &refs[id], &call) < 0) {
+        if (fg_pool_submit(l->pool, NULL, &req, on_frame_done, &refs[id], &call) < 0) {
             l->refused++;
             l->done[id]++; /* never called back: counted as answered by the refusal */
             l->answered++;

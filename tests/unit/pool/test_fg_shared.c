@@ -88,7 +88,8 @@ typedef struct faulter {
 static void *fault_many(void *arg) {
     faulter *f = arg;
     for (int k = 0; k < 1000; k++)
-        fg_bshared_on_call(f->e, FG_STATUS_UNAVAILABLE, "down", false, 0);
+        fg_bshared_on_call(f->e, fg_status_fault(FG_STATUS_UNAVAILABLE), FG_STATUS_UNAVAILABLE,
+                           "down", false, 0);
     return NULL;
 }
 
@@ -96,7 +97,7 @@ static void *succeed_many(void *arg) {
     faulter *f = arg;
     bool trial;
     for (int k = 0; k < 100000; k++) {
-        fg_bshared_on_call(f->e, FG_STATUS_OK, "", false, 0);
+        fg_bshared_on_call(f->e, fg_status_fault(FG_STATUS_OK), FG_STATUS_OK, "", false, 0);
         assert_true(fg_bshared_eligible(f->e, 0, false, &trial));
     }
     return NULL;
@@ -144,12 +145,13 @@ static void one_health_state_per_address(void **state) {
     run_threads(succeed_many, e1);
     assert_true(fg_bshared_healthy(e1));
     /* unhealthy_after 3: two faults keep it, a success resets, three mark it down. */
-    fg_bshared_on_call(e1, FG_STATUS_INTERNAL, "x", false, 0);
-    fg_bshared_on_call(e1, FG_STATUS_INTERNAL, "x", false, 0);
+    fg_bshared_on_call(e1, fg_status_fault(FG_STATUS_INTERNAL), FG_STATUS_INTERNAL, "x", false, 0);
+    fg_bshared_on_call(e1, fg_status_fault(FG_STATUS_INTERNAL), FG_STATUS_INTERNAL, "x", false, 0);
     assert_true(fg_bshared_healthy(e1));
-    fg_bshared_on_call(e1, FG_STATUS_OK, "", false, 0);
+    fg_bshared_on_call(e1, fg_status_fault(FG_STATUS_OK), FG_STATUS_OK, "", false, 0);
     for (int i = 0; i < 3; i++)
-        fg_bshared_on_call(e1, FG_STATUS_INTERNAL, "boom", false, 0);
+        fg_bshared_on_call(e1, fg_status_fault(FG_STATUS_INTERNAL), FG_STATUS_INTERNAL, "boom",
+                           false, 0);
     assert_false(fg_bshared_healthy(e1));
     fg_health h;
     fg_bshared_snapshot(e1, &h);
@@ -165,7 +167,8 @@ static void one_health_state_per_address(void **state) {
     assert_false(fg_bshared_eligible(e3, 1000, true, &trial)); /* taken */
     fg_bshared_trial_release(e3);                              /* it never went out */
     assert_true(fg_bshared_eligible(e3, 1000, true, &trial));
-    fg_bshared_on_call(e3, FG_STATUS_OK, "", true, 2000); /* the trial worked */
+    fg_bshared_on_call(e3, fg_status_fault(FG_STATUS_OK), FG_STATUS_OK, "", true,
+                       2000); /* the trial worked */
     assert_true(fg_bshared_healthy(e3));
 
     fg_shared_detach(s, e1, &b1);

@@ -227,6 +227,10 @@ fg_pool *test_pool_new(uv_loop_t *loop, const char *const *addrs, size_t n,
         .unhealthy_after = 1,
         .healthy_after = 1,
         .health_interval_ms = health_interval_ms,
+        /* These tests check the original design's rotation; the scheduler's choice of backend
+         * is tested end to end (tests/integration/test_overload.py). */
+        .balance = FG_BALANCE_ROUND_ROBIN,
+        .deadline_ms = 4000,
     };
     fg_pool *pool;
     return fg_pool_new(loop, &cfg, &pool) == 0 ? pool : NULL;

@@ -1,0 +1,87 @@
+#include "fg_limit.h"
+
+#include <math.h>
+
+/* A latency within TOLERANCE x min_rtt + SLACK_US counts as "not queueing": a serial backend
+ * holding two frames answers in twice its pass time, which still keeps it busy. The slack keeps
+ * microsecond backends from reading scheduler jitter as queueing. */
+#define TOLERANCE 2.0
+#define SLACK_US 1000.0
+#define DECREASE 0.9
+/* min_rtt is the latency of a call that had the backend to itself: under load every sample
+ * carries queueing, and a minimum taken from them would let the limit creep upwards. It
+ * forgets old minima after two windows, so a backend that became slower for good (another
+ * model, a busier GPU) is measured anew the next time it holds one frame. */
+#define WINDOW_US 10000000u
+/* Peak EWMA decay time constant. */
+#define TAU_US 1000000.0
+#define UNKNOWN_LATENCY_US 1000.0
+
+void fg_limit_init(fg_limit *l, const fg_limit_policy *p) {
+    *l = (fg_limit){.limit = p->initial ? p->initial : 1};
+}
+
+static void update_ewma(fg_limit *l, uint64_t latency_us, uint64_t now_us) {
+    double x = (double)latency_us;
+    if (l->ewma_us == 0 || x > l->ewma_us) {
+        l->ewma_us = x;
+    } else {
+        double dt = now_us > l->ewma_at_us ? (double)(now_us - l->ewma_at_us) : 0;
+        double w = exp(-dt / TAU_US);
+        l->ewma_us = l->ewma_us * w + x * (1 - w);
+    }
+    l->ewma_at_us = now_us;
+}
+
+static void update_min_rtt(fg_limit *l, uint64_t latency_us, uint32_t inflight, uint64_t now_us) {
+    if (inflight > 1 && l->min_rtt_us)
+        return;
+    if (now_us - l->win_start_us >= WINDOW_US) {
+        l->min_rtt_us = l->win_min_us ? l->win_min_us : latency_us;
+        l->win_min_us = 0;
+        l->win_start_us = now_us;
+    }
+    if (!l->win_min_us || latency_us < l->win_min_us)
+        l->win_min_us = latency_us;
+    if (!l->min_rtt_us || latency_us < l->min_rtt_us)
+        l->min_rtt_us = latency_us;
+}
+
+void fg_limit_on_sample(fg_limit *l, const fg_limit_policy *p, uint64_t latency_us,
+                        uint32_t inflight, bool ok, uint64_t now_us) {
+    if (!ok)
+        return;
+    update_ewma(l, latency_us, now_us);
+    update_min_rtt(l, latency_us, inflight, now_us);
+    double max = p->max ? p->max : 1;
+    if ((double)latency_us <= TOLERANCE * (double)l->min_rtt_us + SLACK_US) {
+        /* Grow only while the limit is what holds frames back: an idle backend proves nothing. */
+        if ((double)inflight >= floor(l->limit))
+            l->limit += 1.0 / l->limit;
+    } else if (now_us - l->last_drop_us >= l->min_rtt_us) {
+        l->limit *= DECREASE;
+        l->last_drop_us = now_us;
+    }
+    if (l->limit < 1)
+        l->limit = 1;
+    if (l->limit > max)
+        l->limit = max;
+}
+
+uint32_t fg_limit_get(const fg_limit *l) {
+    uint32_t n = (uint32_t)l->limit;
+    return n ? n : 1;
+}
+
+double fg_limit_cost(const fg_limit *l, uint32_t inflight, uint64_t now_us) {
+    double dt = now_us > l->ewma_at_us ? (double)(now_us - l->ewma_at_us) : 0;
+    return l->ewma_us * exp(-dt / TAU_US) * ((double)inflight + 1);
+}
+
+double fg_limit_latency(const fg_limit *l) {
+    return l->ewma_us > 0 ? l->ewma_us : UNKNOWN_LATENCY_US;
+}
+
+double fg_limit_rate(const fg_limit *l) {
+    return (double)fg_limit_get(l) / fg_limit_latency(l);
+}
