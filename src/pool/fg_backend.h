@@ -82,10 +82,15 @@ struct fg_pool {
     int64_t queued_reported; /* this pool's part of the queue_length gauge */
     uint64_t est_at_us;      /* when the estimates below were computed */
     double est_rate;         /* frames per microsecond the usable backends render */
-    double est_service_us;   /* latency of the slowest usable backend (peak EWMA) */
-    double est_fastest_us;   /* and of the fastest: less than that is certainly too late */
-    size_t est_usable;       /* backends that take frames (healthy or on trial) */
-    uint64_t rng;            /* xorshift state for the power of two choices */
+    uint64_t win_start_us;   /* the window of completions counted while frames waited */
+    uint64_t win_done;
+    bool win_idle;        /* the queue was empty at some point of the window */
+    double measured_rate; /* completions per microsecond of the last saturated window */
+    uint64_t measured_at_us;
+    double est_service_us; /* latency of the slowest usable backend (peak EWMA) */
+    double est_fastest_us; /* and of the fastest: less than that is certainly too late */
+    size_t est_usable;     /* backends that take frames (healthy or on trial) */
+    uint64_t rng;          /* xorshift state for the power of two choices */
     bool dispatching;
     bool closing;
     int closing_pending; /* connections and the timers still closing */

@@ -2,10 +2,11 @@
 
 #include <math.h>
 
-/* A latency within TOLERANCE x min_rtt + SLACK_US counts as "not queueing": a serial backend
- * holding two frames answers in twice its pass time, which still keeps it busy. The slack keeps
- * microsecond backends from reading scheduler jitter as queueing. */
-#define TOLERANCE 2.0
+/* A latency within TOLERANCE x min_rtt + SLACK_US counts as "not queueing". A serial backend
+ * (one pass at a time) then hovers between one frame and two: the second waits behind the pass
+ * running, so the GPU does not idle, and a third would only add a pass of latency to every
+ * frame. The slack keeps microsecond backends from reading scheduler jitter as queueing. */
+#define TOLERANCE 1.5
 #define SLACK_US 1000.0
 #define DECREASE 0.9
 /* min_rtt is the latency of a call that had the backend to itself: under load every sample
@@ -15,7 +16,12 @@
 #define WINDOW_US 10000000u
 /* Peak EWMA decay time constant. */
 #define TAU_US 1000000.0
-#define UNKNOWN_LATENCY_US 1000.0
+/* What a backend not measured yet is assumed to take per frame when the proxy estimates how
+ * long a queue will take: a GPU model pass, not a hope (a queue promised too much at startup is
+ * shed late). */
+#define PRIOR_LATENCY_US 100000.0
+/* Weight of a new sample in the plain average. */
+#define AVG_WEIGHT 0.1
 
 void fg_limit_init(fg_limit *l, const fg_limit_policy *p) {
     *l = (fg_limit){.limit = p->initial ? p->initial : 1};
@@ -31,6 +37,7 @@ static void update_ewma(fg_limit *l, uint64_t latency_us, uint64_t now_us) {
         l->ewma_us = l->ewma_us * w + x * (1 - w);
     }
     l->ewma_at_us = now_us;
+    l->avg_us = l->avg_us == 0 ? x : l->avg_us * (1 - AVG_WEIGHT) + x * AVG_WEIGHT;
 }
 
 static void update_min_rtt(fg_limit *l, uint64_t latency_us, uint32_t inflight, uint64_t now_us) {
@@ -79,9 +86,13 @@ double fg_limit_cost(const fg_limit *l, uint32_t inflight, uint64_t now_us) {
 }
 
 double fg_limit_latency(const fg_limit *l) {
-    return l->ewma_us > 0 ? l->ewma_us : UNKNOWN_LATENCY_US;
+    return l->avg_us;
+}
+
+double fg_limit_peak(const fg_limit *l) {
+    return l->ewma_us;
 }
 
 double fg_limit_rate(const fg_limit *l) {
-    return (double)fg_limit_get(l) / fg_limit_latency(l);
+    return (double)fg_limit_get(l) / (l->avg_us > 0 ? l->avg_us : PRIOR_LATENCY_US);
 }

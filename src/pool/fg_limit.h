@@ -27,7 +27,8 @@ typedef struct fg_limit_policy {
 
 typedef struct fg_limit {
     double limit;
-    double ewma_us; /* peak EWMA of call latency; 0 before the first sample */
+    double ewma_us; /* peak EWMA of call latency (for the choice); 0 before a sample */
+    double avg_us;  /* plain EWMA of call latency (for estimates); 0 before a sample */
     uint64_t ewma_at_us;
     uint64_t min_rtt_us; /* lowest latency of this window and the last (0: none yet) */
     uint64_t win_min_us; /* lowest latency of the window now running */
@@ -45,9 +46,13 @@ void fg_limit_on_sample(fg_limit *l, const fg_limit_policy *p, uint64_t latency_
 uint32_t fg_limit_get(const fg_limit *l);
 /* The least-request cost of one more call on a backend holding `inflight` calls, now. */
 double fg_limit_cost(const fg_limit *l, uint32_t inflight, uint64_t now_us);
-/* Its latency as last measured, microseconds (1 ms before any sample). */
+/* Its typical latency (a plain average of recent calls: a single slow call, which the
+ * peak EWMA follows at once, says little about capacity), microseconds; 0 before any. */
 double fg_limit_latency(const fg_limit *l);
-/* The backend's measured throughput in frames per microsecond: limit / latency. */
+/* Its peak-EWMA latency, microseconds; 0 before any call. */
+double fg_limit_peak(const fg_limit *l);
+/* The backend's throughput in frames per microsecond: limit / latency (a 100 ms pass assumed
+ * before any call was measured). */
 double fg_limit_rate(const fg_limit *l);
 
 #endif

@@ -434,7 +434,7 @@ static void dispatch(fg_pool *pool) {
         pick p;
         bool trial;
         pick_backend(pool, call, now, &p, &trial);
-        if (p.backend && now + (uint64_t)fg_limit_latency(&p.backend->limit) >= call->deadline_us) {
+        if (p.backend && now + (uint64_t)fg_limit_peak(&p.backend->limit) >= call->deadline_us) {
             if (trial)
                 fg_bshared_trial_release(p.backend->shared);
             complete_late(call); /* the backend it would get answers too late */
@@ -475,12 +475,13 @@ static void on_sched_timer(uv_timer_t *t) {
     fg_pool *pool = t->data;
     uint64_t now = fg_now_us();
     refresh_estimates(pool, now);
-    for (size_t k = pool->sched.active; k > 0 && pool->sched.cursor; k--) {
-        fg_sched_flow *f = pool->sched.cursor;
+    /* One walk round the ring, leaving the cursor (whose turn it is) where it was. */
+    fg_sched_flow *f = pool->sched.cursor;
+    for (size_t k = pool->sched.active; k > 0 && f; k--) {
+        fg_sched_flow *next = f->ring_next;
         while (f->head && now + (uint64_t)pool->est_fastest_us >= call_of(f->head)->deadline_us)
             complete_late(call_of(f->head));
-        if (f->queued)
-            fg_sched_advance(&pool->sched);
+        f = next;
     }
     sync_gauge(pool);
     dispatch(pool);
@@ -540,7 +541,11 @@ static fg_call *pack_request(const fg_frame_request *req) {
 
 /* Expected time until a frame queued now at the end of flow is answered. */
 static double expected_us(fg_pool *pool, const fg_flow *flow) {
-    double ahead = (double)fg_sched_ahead(&pool->sched, &flow->queue);
+    /* Connections with frames at the backends and none waiting send more as those come back. */
+    size_t waiting = pool->sched.active + (flow->queue.queued == 0);
+    size_t others = pool->busy_flows + (flow->calls == 0);
+    size_t joining = others > waiting ? others - waiting : 0;
+    double ahead = (double)fg_sched_ahead(&pool->sched, &flow->queue, joining);
     double wait = pool->est_rate > 0 ? ahead / pool->est_rate : 0;
     return wait + pool->est_service_us;
 }
@@ -591,10 +596,10 @@ int fg_pool_submit(fg_pool *pool, fg_flow *flow, const fg_frame_request *req, fg
         free(call);
         return FG_ERR_AGAIN;
     }
-    /* Twice the service time of margin: an estimate is an estimate, and a frame shed now costs
-     * the client far less than one shed after waiting (section 5). */
-    if ((double)now + expected_us(pool, call->flow) + pool->est_service_us >
-        (double)call->deadline_us) {
+    /* Half the wait and one more service time of margin: an estimate is an estimate,
+     * and a frame shed now costs the client far less than one shed after waiting (section 5). */
+    double wait = expected_us(pool, call->flow) - pool->est_service_us;
+    if ((double)now + wait * 1.5 + 2 * pool->est_service_us > (double)call->deadline_us) {
         free(call);
         fg_stats_add(FG_STAT_frames_shed_total, 1);
         return FG_ERR_BUSY;

@@ -105,9 +105,9 @@ void fg_sched_advance(fg_sched *s) {
         s->cursor = s->cursor->ring_next;
 }
 
-size_t fg_sched_ahead(const fg_sched *s, const fg_sched_flow *f) {
+size_t fg_sched_ahead(const fg_sched *s, const fg_sched_flow *f, size_t joining) {
     size_t flows = s->active + (f->queued == 0);
     size_t rounds = f->queued + 1;
     size_t n = rounds * flows - 1;
-    return n < s->queued ? n : s->queued;
+    return (n < s->queued ? n : s->queued) + rounds * joining;
 }

@@ -51,7 +51,8 @@ fg_sched_item *fg_sched_pop(fg_sched *s);
 void fg_sched_advance(fg_sched *s);
 
 /* How many frames would be served before a frame queued now at the end of f: one round of
- * every waiting flow for each frame f already has waiting, bounded by all that waits. */
-size_t fg_sched_ahead(const fg_sched *s, const fg_sched_flow *f);
+ * every waiting flow for each frame f already has waiting, bounded by all that waits; plus
+ * one frame a round from each of `joining` flows that wait for nothing now but may join. */
+size_t fg_sched_ahead(const fg_sched *s, const fg_sched_flow *f, size_t joining);
 
 #endif

@@ -35,7 +35,8 @@ static size_t make_specs(fg_config *c, fg_arg_spec *s) {
          "frame requests in flight per WebSocket connection"},
         {"deadline-ms", FG_ARG_UINT, &c->deadline_ms, 1, 3600000, 0, 0, "MS",
          "a frame's whole budget, queueing included; one that cannot be answered in time is "
-         "shed at once (ERROR 8 overloaded); per connection: /ws?deadline_ms=N"},
+         "shed at once (ERROR 8 overloaded); per connection: /ws?deadline_ms=N (default: 1000, "
+         "or --timeout-ms if larger)"},
         {"balance", FG_ARG_STRING, &c->balance_arg, 0, 0, 0, 0, "POLICY",
          "least-request (peak-EWMA latency, adaptive per-backend limits) or round-robin"},
         {"backend-max-inflight", FG_ARG_UINT, &c->backend_max_inflight, 1, 100000, 0, 0, "N",
@@ -83,7 +84,6 @@ void fg_config_init(fg_config *c) {
     c->timeout_ms = 1000;
     c->retries = 1;
     c->max_inflight = 64;
-    c->deadline_ms = 1000;
     c->balance_arg = "least-request";
     c->backend_max_inflight = 32;
     c->max_buffered_arg = "256MiB";
@@ -308,6 +308,8 @@ int fg_config_parse(fg_config *c, int argc, char **argv, char *err, size_t errle
                  c->balance_arg);
         return FG_ERR_INVALID;
     }
+    if (!c->deadline_ms) /* not given: one attempt of --timeout-ms fits, and at least 1 s */
+        c->deadline_ms = c->timeout_ms > 1000 ? c->timeout_ms : 1000;
     if (!*c->host) {
         snprintf(err, errlen, "--host: empty address");
         return FG_ERR_INVALID;

@@ -37,7 +37,9 @@ def hostile(what):
 
 
 def proxy_for(procs, backends, flags, healthy=None):
-    p, port = start_framegate(procs, [b.addr for b in backends], *flags)
+    # Every frame straight to the backend, as the original design did: these tests are about
+    # what a backend answers, not about the scheduler holding frames back.
+    p, port = start_framegate(procs, [b.addr for b in backends], "--balance", "round-robin", *flags)
     want = len(backends) if healthy is None else healthy
     wait_proxy_health(port, lambda h: h["healthy_count"] >= want, timeout=10,
                       what=f"{want} healthy backends")

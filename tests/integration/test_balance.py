@@ -9,7 +9,7 @@ from fgproxy import Client, assert_frame, start_framegate, wait_proxy_health
 
 def test_round_robin_400_sequential_frames(procs):
     addrs = [fgtest.serving_frameserver(procs, "--infer-ms", "0")[1] for _ in range(4)]
-    _, port = start_framegate(procs, addrs, "--log-frames", "off")
+    _, port = start_framegate(procs, addrs, "--balance", "round-robin", "--log-frames", "off")
     wait_proxy_health(port, lambda h: h["healthy_count"] == 4, what="4 healthy backends")
 
     with Client(port) as c:
@@ -35,7 +35,8 @@ def test_late_backend_gets_frames_only_once_serving(procs):
     late_proc, late = fgtest.start_frameserver(procs, "--load-ms", "3000", "--infer-ms", "0", name="late")
     t_started = time.monotonic()
     addrs = early[:2] + [late] + early[2:]
-    _, port = start_framegate(procs, addrs, "--health-interval-ms", "250", "--log-frames", "off")
+    _, port = start_framegate(procs, addrs, "--balance", "round-robin", "--health-interval-ms", "250",
+                              "--log-frames", "off")
     wait_proxy_health(
         port,
         lambda h: h["healthy_count"] == 3 and not h["backends"][2]["healthy"],

@@ -14,7 +14,7 @@ def test_kill_one_of_four_during_load(procs):
     servers = [fgtest.serving_frameserver(procs, "--infer-ms", "2") for _ in range(4)]
     addrs = [a for _, a in servers]
     victim_proc, victim = servers[1]
-    proxy, port = start_framegate(procs, addrs, "--log-frames", "off")
+    proxy, port = start_framegate(procs, addrs, "--balance", "round-robin", "--log-frames", "off")
     wait_proxy_health(port, lambda h: h["healthy_count"] == 4, what="4 healthy backends")
 
     killed = {}

@@ -25,7 +25,7 @@ def test_b_sigstop_times_out_retries_elsewhere_and_recovers(procs):
     servers = [fgtest.serving_frameserver(procs, "--infer-ms", "1") for _ in range(3)]
     addrs = [a for _, a in servers]
     victim_proc, victim = servers[0]
-    _, port = start_framegate(procs, addrs, "--timeout-ms", "300", "--retries", "1",
+    _, port = start_framegate(procs, addrs, "--balance", "round-robin", "--timeout-ms", "300", "--retries", "1",
                               "--health-interval-ms", "250", "--log-frames", "off")
     wait_proxy_health(port, lambda h: h["healthy_count"] == 3, what="3 healthy backends")
     try:
@@ -74,7 +74,7 @@ def test_b_sigstop_times_out_retries_elsewhere_and_recovers(procs):
 def test_c_all_backends_down_then_one_back(procs):
     servers = [fgtest.serving_frameserver(procs, "--infer-ms", "0") for _ in range(2)]
     addrs = [a for _, a in servers]
-    proxy, port = start_framegate(procs, addrs, "--log-frames", "off")
+    proxy, port = start_framegate(procs, addrs, "--balance", "round-robin", "--log-frames", "off")
     wait_proxy_health(port, lambda h: h["healthy_count"] == 2, what="2 healthy backends")
     with Client(port) as c:
         for r in c.run(10):
@@ -126,7 +126,8 @@ def test_c_all_backends_down_then_one_back(procs):
 
 def test_d_unknown_model_never_marks_backends_unhealthy(procs):
     addrs = [fgtest.serving_frameserver(procs, "--infer-ms", "0")[1] for _ in range(2)]
-    proxy, port = start_framegate(procs, addrs, "--unhealthy-after", "1", "--log-frames", "off")
+    proxy, port = start_framegate(procs, addrs, "--balance", "round-robin", "--unhealthy-after", "1",
+                                 "--log-frames", "off")
     wait_proxy_health(port, lambda h: h["healthy_count"] == 2, what="2 healthy backends")
     with HealthMonitor(port) as mon, Client(port) as c:
         bad = c.run(200, inflight=16, model="nobody")

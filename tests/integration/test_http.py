@@ -35,7 +35,8 @@ def gate(request):
     with module_group(request) as group:
         addrs = [fgtest.serving_frameserver(group, "--infer-ms", "0")[1] for _ in range(2)]
         addrs.insert(1, dead_address())
-        _, port = start_framegate(group, addrs, "--health-interval-ms", "200", "--log-frames", "off")
+        _, port = start_framegate(group, addrs, "--balance", "round-robin", "--health-interval-ms", "200",
+                                  "--log-frames", "off")
         wait_proxy_health(
             port, lambda h: h["healthy_count"] == 2 and not h["backends"][1]["healthy"], what="2 of 3 healthy"
         )

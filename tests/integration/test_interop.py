@@ -58,7 +58,8 @@ def test_mixed_fleet_round_robin(procs, node_env):
     _, node = start_peer("node", procs, node_env)
     _, c_srv = fgtest.serving_frameserver(procs, "--infer-ms", "0")
     addrs = [py, node, c_srv]
-    _, port = start_framegate(procs, addrs, "--health-interval-ms", "200", "--log-frames", "off")
+    _, port = start_framegate(procs, addrs, "--balance", "round-robin", "--health-interval-ms", "200",
+                              "--log-frames", "off")
     wait_proxy_health(port, lambda h: h["healthy_count"] == 3, timeout=10, what="3 healthy backends")
     with Client(port) as c:
         replies = c.run(60, inflight=1)

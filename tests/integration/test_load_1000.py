@@ -266,7 +266,8 @@ def test_1000_connections_backend_killed_and_restarted(procs):
     with Client(port) as c:
         again = c.run(8, first_id=1)
     assert all(r.type == FRAME for r in again), [describe(r) for r in again]
-    assert sum(r.backend == victim for r in again) == 2, [r.backend for r in again]
+    # Least request (the default) tries a backend it has not measured for a while first.
+    assert sum(r.backend == victim for r in again) >= 1, [r.backend for r in again]
     assert metric("frame_requests_total") == sent, "framegate_frame_requests_total"
     assert metric("replies_total") == sent, "framegate_replies_total"
     assert proxy.alive(), "framegate died"

@@ -368,3 +368,22 @@ def test_replies_for_clients_that_do_not_read_are_bounded(procs):
     finally:
         for s in stuck:
             s.close()
+
+
+def test_uneven_pool_gives_the_slow_backend_proportionally_fewer_frames(procs):
+    """Least request (the default) on 3 backends of 20 ms and one of 100 ms, at a load the pool
+    carries: the slow one renders about a fifth of what a fast one does, and frames stay quick."""
+    fast = [fgtest.serving_frameserver(procs, "--infer-ms", "20")[1] for _ in range(3)]
+    _, slow = fgtest.serving_frameserver(procs, "--infer-ms", "100")
+    _, port = start_framegate(procs, fast + [slow], "--log-frames", "off")
+    wait_proxy_health(port, lambda h: h["healthy_count"] == 4, what="4 healthy backends")
+    res = load(port, 6, 2, 4.0)  # 12 outstanding: below what 3 x 50 + 10 frames/s carry in 1 s
+    replies = [r for got, _ in res for _, r in got]
+    for r in replies:
+        assert_frame(r)
+    per = {a: sum(r.backend == a for r in replies) for a in fast + [slow]}
+    lat = sorted(r.total_us for r in replies)
+    p99 = lat[int(len(lat) * 0.99) - 1]
+    print(f"UNEVEN: per backend {per}, p99 {p99 / 1000:.1f} ms")
+    assert per[slow] <= 0.4 * min(per[a] for a in fast), per
+    assert p99 <= 300_000, f"p99 {p99 / 1000:.1f} ms on a pool that carries the load"

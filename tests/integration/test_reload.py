@@ -40,7 +40,8 @@ def test_reload_under_load(procs, tmp_path):
     path = tmp_path / "backends.txt"
     write_file(path, f"# two to start\n{a}\n{b}\n")
     proxy, port = start_framegate(
-        procs, [], "--grpc-addrs-file", path, "--log-frames", "off", "--health-interval-ms", "100"
+        procs, [], "--grpc-addrs-file", path, "--log-frames", "off", "--health-interval-ms", "100",
+        "--balance", "round-robin",
     )
     assert f"backends (2): {a}, {b}" in proxy.log()
     wait_proxy_health(port, lambda h: h["healthy_count"] == 2, what="2 healthy backends")

@@ -24,7 +24,7 @@ def test_run_multi_starts_the_proxy_for_n_backends(procs):
     ws_port = base + N  # free a moment ago, like the backends' ports
     env = dict(os.environ)
     env["FRAMEGATE"] = str(fgtest.binary(FRAMEGATE))
-    env["FRAMEGATE_ARGS"] = f"--ws-port {ws_port} --host 127.0.0.1 --health-interval-ms 200 --log-frames off"
+    env["FRAMEGATE_ARGS"] = f"--ws-port {ws_port} --host 127.0.0.1 --health-interval-ms 200 --log-frames off --balance round-robin"
     proxy = procs.start([script(), str(N), str(base)], name="run-multi", env=env)
     proxy.wait_log(r"listening on", timeout=15)
     fgtest.wait_tcp(fgtest.HOST, ws_port)

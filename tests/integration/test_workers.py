@@ -44,7 +44,8 @@ def test_two_workers(procs):
     servers = [fgtest.serving_frameserver(procs, "--infer-ms", "2") for _ in range(BACKENDS)]
     addrs = [a for _, a in servers]
     proxy, port = start_framegate(
-        procs, addrs, "--workers", WORKERS, "--log-frames", "off", "--health-interval-ms", "100"
+        procs, addrs, "--workers", WORKERS, "--log-frames", "off", "--health-interval-ms", "100",
+        "--balance", "round-robin",
     )
     assert f"workers: {WORKERS}" in proxy.log()
     wait_proxy_health(port, lambda h: h["healthy_count"] == BACKENDS, what="4 healthy backends")

@@ -104,18 +104,20 @@ static void ahead_counts_rounds(void **state) {
     fg_sched_flow_init(&a);
     fg_sched_flow_init(&b);
     fg_sched_flow_init(&c);
-    assert_int_equal(fg_sched_ahead(&s, &a), 0);
+    assert_int_equal(fg_sched_ahead(&s, &a, 0), 0);
     frame f[10];
     for (int i = 0; i < 6; i++)
         fg_sched_push_tail(&s, &a, &f[i].item);
     for (int i = 6; i < 8; i++)
         fg_sched_push_tail(&s, &b, &f[i].item);
     /* c is idle: one frame of a and one of b go first. */
-    assert_int_equal(fg_sched_ahead(&s, &c), 2);
+    assert_int_equal(fg_sched_ahead(&s, &c, 0), 2);
     /* b's third frame: two rounds of a and b, plus this one's round (bounded by what waits). */
-    assert_int_equal(fg_sched_ahead(&s, &b), 5);
+    assert_int_equal(fg_sched_ahead(&s, &b, 0), 5);
     /* a's seventh: everything that waits. */
-    assert_int_equal(fg_sched_ahead(&s, &a), 8);
+    assert_int_equal(fg_sched_ahead(&s, &a, 0), 8);
+    /* Two flows with frames elsewhere may each send one a round: 3 rounds for b's third. */
+    assert_int_equal(fg_sched_ahead(&s, &b, 2), 5 + 3 * 2);
 }
 
 int main(void) {
