@@ -65,6 +65,12 @@ class Backend:
         self.meter = LoadMeter(self.queue)
         self.state = State.LOADING
         self.state_changed = asyncio.Event()  # set and replaced on every change (Watch)
+        self.loop = asyncio.get_running_loop()
+        self.stop_requested = asyncio.Event()
+
+    def request_stop(self):
+        """Begin the drain, as SIGTERM does; callable from any thread."""
+        self.loop.call_soon_threadsafe(self.stop_requested.set)
 
     def set_state(self, state):
         if state != self.state:
@@ -182,7 +188,7 @@ def _resolve(fut, value):
         fut.set_result(value)
 
 
-async def _serve(model, opts, pb, ready_cb):
+async def _serve(model, opts, pb, ready_cb, signals):
     server = grpc.aio.server()
     backend = Backend(model, opts, pb)
     pb.frames_pb2_grpc.add_FrameServiceServicer_to_server(backend, server)
@@ -198,9 +204,10 @@ async def _serve(model, opts, pb, ready_cb):
         ready_cb(backend, port)
 
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = backend.stop_requested
+    if signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
 
     loaded = loop.create_future()
 
@@ -246,8 +253,9 @@ async def _serve(model, opts, pb, ready_cb):
     return 0
 
 
-def serve(model, opts, ready_cb=None):
-    """Run the backend until SIGTERM/SIGINT; returns the process exit status (0 after a clean
-    drain, 1 when binding or load() failed). ready_cb(backend, port) is called once bound."""
+def serve(model, opts, ready_cb=None, signals=True):
+    """Run the backend until SIGTERM/SIGINT (signals=True, main thread only) or
+    backend.request_stop(); returns the process exit status (0 after a clean drain, 1 when
+    binding or load() failed). ready_cb(backend, port) is called on the loop once bound."""
     pb = stubs.load()
-    return asyncio.run(_serve(model, opts, pb, ready_cb))
+    return asyncio.run(_serve(model, opts, pb, ready_cb, signals))
