@@ -22,6 +22,7 @@ from framegate_backend.pcm import check_pcm16
 SEED = 20261206
 FEATURE_BINS = 32
 LATENT = 32
+MIN_SAMPLES = 4 * FEATURE_BINS  # shorter input is padded with silence: a zero-crossing rate needs 2+ per window
 
 
 def _build_net(torch, n_names, width, height):
@@ -111,8 +112,8 @@ class TorchFace(Model):
     def features(self, data):
         """(2, FEATURE_BINS): mean |amplitude| and zero-crossing rate per window, on the CPU."""
         torch = self.torch
-        if len(data) < 2 * FEATURE_BINS:
-            data = data + bytes(2 * FEATURE_BINS - len(data))  # short or empty input: padded with silence
+        if len(data) < 2 * MIN_SAMPLES:
+            data = data + bytes(2 * MIN_SAMPLES - len(data))  # short or empty input: padded with silence
         pcm = torch.frombuffer(bytearray(data), dtype=torch.int16).to(torch.float32) / 32768.0
         n = pcm.numel() // FEATURE_BINS * FEATURE_BINS
         win = pcm[:n].view(FEATURE_BINS, -1)
