@@ -75,7 +75,6 @@ class Backend:
     def set_state(self, state):
         if state != self.state:
             self.state = state
-            log.info("state: %s", state.value)
             self.state_changed.set()
             self.state_changed = asyncio.Event()
 
