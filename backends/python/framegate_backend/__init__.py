@@ -8,7 +8,7 @@ The kit serves framegate.v1.FrameService and grpc.health.v1.Health (server.py) a
 model in batches from a bounded queue (batcher.py); orca.py encodes the load report.
 """
 
-from .model import (  # noqa: F401  (the public names)
+from .model import (
     IMAGE_FORMAT_JPEG,
     IMAGE_FORMAT_PNG,
     IMAGE_FORMAT_RGB24,
@@ -18,3 +18,8 @@ from .model import (  # noqa: F401  (the public names)
     Model,
     OutOfRange,
 )
+
+__all__ = [
+    "IMAGE_FORMAT_JPEG", "IMAGE_FORMAT_PNG", "IMAGE_FORMAT_RGB24", "IMAGE_FORMAT_RGBA32",
+    "ConfigError", "InvalidInput", "Model", "OutOfRange",
+]
