@@ -348,7 +348,7 @@ def inproc(pb):
 
     rc = []
     t = threading.Thread(
-        target=lambda: rc.append(serve(model, Options(port=0, max_batch=4, queue_max=2), ready, signals=False))
+        target=lambda: rc.append(serve(model, Options(port=0, max_batch=4, queue_max=3), ready, signals=False))
     )
     t.start()
     assert started.wait(10)
@@ -408,6 +408,9 @@ def test_server_states_loading_serving_draining(inproc, pb):
     b = fs.RenderBatch(fr.RenderBatchRequest(requests=[req(pb, 3), req(pb, 4, model="obama"), req(pb, 5)]), timeout=2)
     assert [(x.frame, x.image) for x in b.replies] == [(f, bytes([f]) * 24) for f in (3, 4, 5)]
     assert len(fs.RenderBatch(fr.RenderBatchRequest(), timeout=2).replies) == 0
+    with pytest.raises(grpc.RpcError) as e:  # more frames than --queue-max could ever hold
+        fs.RenderBatch(fr.RenderBatchRequest(requests=[req(pb, i) for i in range(4)]), timeout=2)
+    assert e.value.code() == SC.OUT_OF_RANGE and "--queue-max" in e.value.details()
 
     # the contract's request-fault statuses; one bad frame fails its whole batch
     for bad, code in (
@@ -425,12 +428,12 @@ def test_server_states_loading_serving_draining(inproc, pb):
         health.Check(hl.HealthCheckRequest(service="other"), timeout=2)
     assert e.value.code() == SC.NOT_FOUND
 
-    # queue full over gRPC: hold the model, 1 running + 2 queued (--queue-max 2), then refused
+    # queue full over gRPC: hold the model, 1 running + 3 queued (--queue-max 3), then refused
     model.hold.clear()
     futs = [fs.Render.future(req(pb, 20), timeout=10)]
     wait_until(lambda: backend.queue.stats().running == 1)
-    futs += [fs.Render.future(req(pb, 21 + i), timeout=10) for i in range(2)]
-    wait_until(lambda: backend.queue.stats().queued == 2)
+    futs += [fs.Render.future(req(pb, 21 + i), timeout=10) for i in range(3)]
+    wait_until(lambda: backend.queue.stats().queued == 3)
     with pytest.raises(grpc.RpcError) as e:
         fs.Render(req(pb, 30), timeout=2)
     assert e.value.code() == SC.RESOURCE_EXHAUSTED
@@ -443,6 +446,6 @@ def test_server_states_loading_serving_draining(inproc, pb):
         fs.Render(req(pb, 40), timeout=2)
     assert e.value.code() == SC.UNAVAILABLE and e.value.details() == "shutting down"
     model.hold.set()
-    assert sorted(f.result().frame for f in futs) == [20, 21, 22]
+    assert sorted(f.result().frame for f in futs) == [20, 21, 22, 23]
     stop_thread.join(15)
     assert not stop_thread.is_alive()

@@ -70,7 +70,8 @@ def parse(argv):
     ap.add_argument("--workers", type=positive, default=1, help="model worker threads, one per GPU stream (default 1)")
     ap.add_argument("--max-batch", type=positive, default=8, help="frames per model pass, at most (default 8)")
     ap.add_argument("--queue-max", type=positive, default=64,
-                    help="frames waiting for the model; more are refused with RESOURCE_EXHAUSTED (default 64)")
+                    help="frames waiting for the model; more are refused with RESOURCE_EXHAUSTED, "
+                    "a RenderBatch of more with OUT_OF_RANGE (default 64)")
     ap.add_argument("--drain-s", type=float, default=30.0, help="on SIGTERM, longest wait for queued frames (default 30)")
     ap.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     args = ap.parse_args(argv)

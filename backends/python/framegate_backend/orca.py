@@ -8,7 +8,8 @@ xds/data/orca/v3/orca_load_report.proto:
     map request_cost = 4;  map utilization = 5;  double rps_fractional = 6;  double eps = 7;
     map named_metrics = 8;  double application_utilization = 9;
 
-We send only doubles, so the encoder is a few bytes per field: the key (field << 3 | 1, wire
+Debian packages no Python module for the xds protos, and we send only doubles, so the encoder
+is a few bytes per field: the key (field << 3 | 1, wire
 type 1 = 64-bit, one byte for fields < 16), then the IEEE 754 double little-endian. Like any
 proto3 encoder it leaves out fields equal to 0, and writes them in field order.
 """

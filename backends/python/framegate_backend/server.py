@@ -92,6 +92,11 @@ class Backend:
             await self._fail(context, grpc.StatusCode.UNAVAILABLE, "model loading")
         if self.state == State.DRAINING:
             await self._fail(context, grpc.StatusCode.UNAVAILABLE, "shutting down")
+        if len(requests) > self.queue.queue_max:  # could never be queued: bounds a call's work
+            await self._fail(
+                context, grpc.StatusCode.OUT_OF_RANGE,
+                f"batch of {len(requests)} frames, this backend takes at most {self.queue.queue_max} (--queue-max)",
+            )
         names = self.model.names
         for req in requests:
             if req.model not in names:
