@@ -3,6 +3,7 @@ tests start them with serve.py --model tests/python/kit_models.py:ScriptedFace.
 
     FGK_LOAD_GATE=PATH   load() waits until PATH exists (a loading backend the test controls)
     FGK_INFER_MS=N       every model pass takes N ms more (a slow GPU)
+    FGK_LOAD_FAIL=TEXT   load() raises RuntimeError(TEXT) (weights missing, say)
 
 Every pass logs "pass frames=F1,F2,..." (the frame numbers it rendered) on stderr, so a test
 can tell which requests ran and how they were batched.
@@ -20,6 +21,8 @@ from numpy_face import NumpyFace  # noqa: E402
 
 class ScriptedFace(NumpyFace):
     def load(self):
+        if os.environ.get("FGK_LOAD_FAIL"):
+            raise RuntimeError(os.environ["FGK_LOAD_FAIL"])
         gate = os.environ.get("FGK_LOAD_GATE")
         if gate:
             while not os.path.exists(gate):

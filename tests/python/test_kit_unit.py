@@ -110,6 +110,22 @@ def test_singles_that_arrive_together_share_a_pass(queue_factory, pb):
         assert infer_us >= 0
 
 
+def test_workers_run_passes_at_the_same_time(queue_factory, pb):
+    rec, res = Recorder(), Results()
+    q = queue_factory(rec, workers=2, max_batch=1)
+    rec.hold()
+    q.submit([req(pb, 1)], None, res.cb(1))
+    q.submit([req(pb, 2)], None, res.cb(2))
+    deadline = time.monotonic() + 5
+    while len(rec.passes) < 2:  # both passes entered while neither may finish
+        assert time.monotonic() < deadline, f"only {rec.passes} running: the workers are serialised"
+        time.sleep(0.005)
+    assert q.stats().running == 2
+    rec.release()
+    got = res.wait(2)
+    assert got[1][0] == got[2][0] == SC.OK
+
+
 def test_batch_job_keeps_its_order_and_splits_past_max_batch(queue_factory, pb):
     rec, res = Recorder(), Results()
     q = queue_factory(rec, max_batch=4)

@@ -193,11 +193,16 @@ def _resolve(fut, value):
 
 
 async def _serve(model, opts, pb, ready_cb, signals):
-    server = grpc.aio.server()
+    # No SO_REUSEPORT (gRPC's default is on): a second backend on a busy port must fail, not
+    # silently share the port with the first.
+    server = grpc.aio.server(options=(("grpc.so_reuseport", 0),))
     backend = Backend(model, opts, pb)
     pb.frames_pb2_grpc.add_FrameServiceServicer_to_server(backend, server)
     pb.health_pb2_grpc.add_HealthServicer_to_server(backend, server)
-    port = server.add_insecure_port(f"{opts.host}:{opts.port}")
+    try:
+        port = server.add_insecure_port(f"{opts.host}:{opts.port}")
+    except RuntimeError:  # grpcio raises where older releases returned 0
+        port = 0
     if port == 0:
         print(f"framegate-backend: cannot bind {opts.host}:{opts.port}", file=sys.stderr, flush=True)
         return 1
