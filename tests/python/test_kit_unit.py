@@ -334,6 +334,8 @@ class GatedModel(Model):
         assert self.gate.wait(20)
 
     def validate(self, request):
+        if request.input == b"bug!":
+            raise KeyError("a bug in validate")
         if len(request.input) % 2:
             raise InvalidInput("odd")
         if len(request.input) > 8:
@@ -433,6 +435,7 @@ def test_server_states_loading_serving_draining(inproc, pb):
         (req(pb, 1, model="nobody"), SC.NOT_FOUND),
         (req(pb, 1, b"\x01"), SC.INVALID_ARGUMENT),
         (req(pb, 1, b"\x00" * 10), SC.OUT_OF_RANGE),
+        (req(pb, 1, b"bug!"), SC.INTERNAL),
     ):
         with pytest.raises(grpc.RpcError) as e:
             fs.Render(bad, timeout=2)

@@ -107,6 +107,9 @@ class Backend:
                 await self._fail(context, grpc.StatusCode.INVALID_ARGUMENT, str(e) or "invalid input")
             except OutOfRange as e:
                 await self._fail(context, grpc.StatusCode.OUT_OF_RANGE, str(e) or "input out of range")
+            except Exception as e:  # a bug in validate() is the backend's fault, as in infer()
+                log.exception("validate() failed")
+                await self._fail(context, grpc.StatusCode.INTERNAL, f"validate() failed: {type(e).__name__}: {e}")
         remaining = context.time_remaining()
         if remaining is not None and remaining <= 0:
             await self._fail(context, grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed on arrival")
