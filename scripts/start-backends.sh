@@ -1,11 +1,14 @@
 #!/bin/sh
-# Start N frameservers on consecutive ports and wait until each answers Health SERVING.
+# Start N frameservers (or, with --python, N Python backends of backends/python) on
+# consecutive ports and wait until each answers Health SERVING.
 #
-#   scripts/start-backends.sh N [START_PORT]        (START_PORT defaults to 50051)
+#   scripts/start-backends.sh [--python] N [START_PORT]        (START_PORT defaults to 50051)
 #
 # Environment:
 #   FRAMESERVER           the binary (default: ./build/src/server/frameserver)
 #   FRAMESERVER_ARGS      extra flags for every backend, e.g. "--infer-ms 17 --models sanders,obama"
+#   PYTHON_BACKEND_ARGS   with --python: extra flags for serve.py, e.g. "--model numpy-face"
+#                         (default model: torch-face)
 #   FG_RUN_DIR            where the PID file and logs go (default: .run in the repository)
 #   FG_BACKEND_TIMEOUT    seconds to wait for SERVING (default 30)
 #
@@ -15,6 +18,11 @@
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+python=0
+if [ "${1:-}" = --python ]; then
+	python=1
+	shift
+fi
 n=${1:-}
 start_port=${2:-50051}
 frameserver=${FRAMESERVER:-$root/build/src/server/frameserver}
@@ -27,11 +35,20 @@ die() {
 	exit 1
 }
 
-case $n in '' | *[!0-9]*) die "usage: $0 N [START_PORT]" ;; esac
+case $n in '' | *[!0-9]*) die "usage: $0 [--python] N [START_PORT]" ;; esac
 case $start_port in '' | *[!0-9]*) die "START_PORT must be a number, got '$start_port'" ;; esac
 [ "$n" -ge 1 ] || die "N must be at least 1"
 [ $((start_port + n - 1)) -le 65535 ] || die "ports $start_port..$((start_port + n - 1)) go past 65535"
-[ -x "$frameserver" ] || die "$frameserver is not built (build it, or set FRAMESERVER)"
+if [ "$python" = 1 ]; then
+	kind="python backend"
+	serve=$root/backends/python/serve.py
+	exe=$(readlink -f /usr/bin/python3) # what /proc/PID/exe shows for each backend
+	[ -f "$serve" ] || die "$serve is missing"
+else
+	kind=frameserver
+	[ -x "$frameserver" ] || die "$frameserver is not built (build it, or set FRAMESERVER)"
+	exe=$(readlink -f "$frameserver") # what /proc/PID/exe will show once setsid has exec'd it
+fi
 
 /usr/bin/python3 -c 'import grpc' 2>/dev/null ||
 	die "python3-grpcio is needed to check the backends' health (apt-get install python3-grpcio)"
@@ -59,11 +76,13 @@ while [ "$i" -lt "$n" ]; do
 	log=$run_dir/backend-$port.log
 	# setsid: the backends outlive this script and ignore the terminal's Ctrl-C;
 	# stop-backends.sh is how they end.
-	# shellcheck disable=SC2086  # FRAMESERVER_ARGS is a list of flags on purpose
-	setsid "$frameserver" --host 127.0.0.1 --port "$port" ${FRAMESERVER_ARGS:-} >"$log" 2>&1 </dev/null &
+	# shellcheck disable=SC2086  # *_ARGS are lists of flags on purpose
+	if [ "$python" = 1 ]; then
+		setsid /usr/bin/python3 "$serve" --host 127.0.0.1 --port "$port" ${PYTHON_BACKEND_ARGS:-} >"$log" 2>&1 </dev/null &
+	else
+		setsid "$frameserver" --host 127.0.0.1 --port "$port" ${FRAMESERVER_ARGS:-} >"$log" 2>&1 </dev/null &
+	fi
 	pid=$!
-	# what /proc/PID/exe will show once setsid has exec'd the binary
-	exe=$(readlink -f "$frameserver")
 	echo "$pid $port $exe" >>"$pidfile"
 	addrs="$addrs 127.0.0.1:$port"
 	i=$((i + 1))
@@ -90,7 +109,7 @@ $(tail -n 5 "$run_dir/backend-$port.log")"
 	sleep 0.2
 done
 
-echo "started $n frameserver(s), SERVING:"
+echo "started $n $kind(s), SERVING:"
 while read -r pid port _exe; do
 	echo "  127.0.0.1:$port  pid $pid  log $run_dir/backend-$port.log"
 done <"$pidfile"

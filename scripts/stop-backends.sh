@@ -1,5 +1,5 @@
 #!/bin/sh
-# Stop exactly the frameservers that start-backends.sh started (from its PID file).
+# Stop exactly the backends (frameservers or Python) that start-backends.sh started (from its PID file).
 #
 #   scripts/stop-backends.sh            (FG_RUN_DIR as for start-backends.sh)
 #

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds framegate and runs every test: unit (cmocka), interop (grpcio, grpc-js), integration
-# (black-box proxy tests), web (node:test, headless Chromium); then the same suites under
+# Builds framegate and runs every test: unit (cmocka), interop (grpcio, grpc-js), python-kit
+# (the Python backend kit), integration (black-box proxy tests), web (node:test, headless
+# Chromium); then the same suites under
 # ASan + UBSan, each libFuzzer target for 60 s, and the clang-format check.
 # Ends with "N passed, N failed".
 #   scripts/test.sh            everything

@@ -22,7 +22,8 @@ What it provides:
 - Waiting: ``wait_tcp(host, port)``, ``wait_health(addr, want="SERVING")`` via grpcio.
 - Protobuf/gRPC stubs: ``protos()`` (also the ``pb`` fixture) generates Python modules for
   proto/framegate/v1/frames.proto and proto/grpc/health/v1/health.proto with protoc and
-  grpc_python_plugin into a per-process temporary folder (never committed) and returns a
+  grpc_python_plugin into a per-process temporary folder (never committed), through the Python
+  backend kit's generator (backends/python/framegate_backend/stubs.py), and returns a
   namespace with ``frames_pb2``, ``frames_pb2_grpc``, ``health_pb2``, ``health_pb2_grpc``.
 - frameserver: ``start_frameserver(group, *flags)`` starts one on a free port (``--port 0``),
   parses "frameserver listening on HOST:PORT" from its log and returns ``(proc, "host:port")``.
@@ -32,7 +33,6 @@ What it provides:
 Everything binds 127.0.0.1 only.
 """
 
-import atexit
 import os
 import re
 import shutil
@@ -43,7 +43,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 import pytest
@@ -318,40 +317,18 @@ _protos = None
 
 
 def protos():
-    """Generated protobuf + gRPC Python modules (made once per process, see module doc)."""
-    global _protos
-    if _protos is not None:
-        return _protos
-    out = Path(tempfile.mkdtemp(prefix="fgtest-pb-"))
-    atexit.register(shutil.rmtree, out, True)
-    plugin = shutil.which("grpc_python_plugin") or "/usr/bin/grpc_python_plugin"
-    # Each proto is compiled from its own folder so the modules are flat (frames_pb2,
-    # health_pb2): a package folder named "grpc" would shadow grpcio itself.
-    for folder, name in (("proto/framegate/v1", "frames.proto"), ("proto/grpc/health/v1", "health.proto")):
-        cmd = [
-            "protoc",
-            f"-I{source_dir() / folder}",
-            f"--python_out={out}",
-            f"--plugin=protoc-gen-grpc={plugin}",
-            f"--grpc_out={out}",
-            name,
-        ]
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stderr}")
-    sys.path.insert(0, str(out))
-    import frames_pb2
-    import frames_pb2_grpc
-    import health_pb2
-    import health_pb2_grpc
+    """Generated protobuf + gRPC Python modules (made once per process, see module doc).
 
-    _protos = types.SimpleNamespace(
-        frames_pb2=frames_pb2,
-        frames_pb2_grpc=frames_pb2_grpc,
-        health_pb2=health_pb2,
-        health_pb2_grpc=health_pb2_grpc,
-        dir=out,
-    )
+    The same generator as the Python backend kit's (backends/python/framegate_backend/stubs.py),
+    so tests and kit always agree on the modules."""
+    global _protos
+    if _protos is None:
+        kit = str(source_dir() / "backends" / "python")
+        if kit not in sys.path:
+            sys.path.insert(0, kit)
+        from framegate_backend import stubs
+
+        _protos = stubs.load(source_dir())
     return _protos
 
 

@@ -5,6 +5,8 @@ import socket
 import subprocess
 import time
 
+import grpc
+
 import fgtest
 
 SCRIPTS = fgtest.source_dir() / "scripts"
@@ -103,3 +105,39 @@ def test_usage_errors(tmp_path):
         assert r.returncode == 1 and "start-backends:" in r.stderr, (args, r.stderr)
     r = run("stop-backends.sh", env)
     assert r.returncode == 0 and "nothing to stop" in r.stdout
+
+
+def test_start_and_stop_python_backends(tmp_path, pb):
+    """--python: the kit's serve.py (backends/python) instead of frameservers, same PID file."""
+    env = script_env(tmp_path, PYTHON_BACKEND_ARGS="--model numpy-face --names sanders,obama")
+    base = fgtest.free_port_range(2)
+    pidfile = tmp_path / "run" / "backends.pids"
+    r = run("start-backends.sh", env, "--python", 2, base)
+    try:
+        assert r.returncode == 0, r.stderr + r.stdout
+        assert "started 2 python backend(s), SERVING" in r.stdout
+        pids = pids_in(pidfile)
+        assert len(pids) == 2 and all(alive(p) for p in pids)
+        for i in range(2):
+            addr = f"127.0.0.1:{base + i}"
+            assert fgtest.health_status(addr) == "SERVING"
+            with grpc.insecure_channel(addr) as ch:
+                fs = pb.frames_pb2_grpc.FrameServiceStub(ch)
+                rep = fs.Render(pb.frames_pb2.RenderRequest(model="obama", frame=5), timeout=5)
+                assert (rep.frame, rep.width, rep.height, len(rep.image)) == (5, 128, 64, 128 * 64 * 3)
+    finally:
+        s = run("stop-backends.sh", env)
+    assert s.returncode == 0, s.stderr
+    assert "2 backend(s) stopped" in s.stdout
+    assert not any(alive(p) for p in pids)
+    for i in range(2):
+        log = (tmp_path / "run" / f"backend-{base + i}.log").read_text()
+        assert "framegate-backend stopped" in log, log  # drained and exited, not killed
+
+
+def test_python_usage_errors(tmp_path):
+    env = script_env(tmp_path)
+    for args in (["--python"], ["--python", "x"], ["--python", "0"]):
+        r = run("start-backends.sh", env, *args)
+        assert r.returncode == 1 and "start-backends:" in r.stderr, (args, r.stderr)
+    assert "[--python]" in run("start-backends.sh", env, "--python").stderr

@@ -1,7 +1,9 @@
-// End-to-end: the page at / in headless Chromium against a real framegate and three real frameservers.
+// End-to-end: the page at / in headless Chromium against a real framegate and three real frameservers,
+// then against two Python kit backends running the torch model.
 //
-// Environment (set by tests/web/meson.build): FG_BUILD_DIR, FRAMESERVER, FRAMEGATE, FG_NPM_WEB
-// (folder holding node_modules/playwright-core), CHROMIUM (default /usr/bin/chromium).
+// Environment (set by tests/web/meson.build): FG_BUILD_DIR, FRAMESERVER, FRAMEGATE, PYTHON_BACKEND
+// (backends/python/serve.py), FG_NPM_WEB (folder holding node_modules/playwright-core), CHROMIUM
+// (default /usr/bin/chromium).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,6 +15,7 @@ import path from 'node:path';
 const BUILD_DIR = process.env.FG_BUILD_DIR;
 const FRAMESERVER = process.env.FRAMESERVER;
 const FRAMEGATE = process.env.FRAMEGATE;
+const PYTHON_BACKEND = process.env.PYTHON_BACKEND;
 const NPM_DIR = process.env.FG_NPM_WEB;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOT_DIR = path.join(BUILD_DIR || tmpdir(), 'web-screenshots');
@@ -59,6 +62,23 @@ function startFrameserver(port = 0, format = 'rgb24') {
   return startProcess(`frameserver:${port}`, FRAMESERVER,
     ['--host', '127.0.0.1', '--port', String(port), '--load-ms', '100', '--format', format],
     /frameserver listening on 127\.0\.0\.1:(\d+)/);
+}
+
+function startPythonBackend() {
+  return startProcess('python-backend', '/usr/bin/python3',
+    [PYTHON_BACKEND, '--host', '127.0.0.1', '--port', '0', '--model', 'torch-face'],
+    /framegate-backend listening on 127\.0\.0\.1:(\d+)/, 30000);
+}
+
+function launchBrowser(chromium, profile) {
+  // A persistent context is how playwright takes a fresh --user-data-dir.
+  return chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 860 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
 }
 
 async function stopProcess(child, signal = 'SIGTERM', graceMs = 3000) {
@@ -145,14 +165,7 @@ test('the page renders frames from three backends and survives their failures', 
     // command; a page opened earlier rightly shows the 503 of /health while the models load.
     await waitForHealthy(`${url}health`, 3, 10000);
 
-    // A persistent context is how playwright takes a fresh --user-data-dir.
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 860 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchBrowser(chromium, profile);
     const page = browser.pages()[0] ?? await browser.newPage();
     page.on('console', (msg) => {
       const entry = { type: msg.type(), text: msg.text(), at: Date.now() };
@@ -238,6 +251,55 @@ test('the page renders frames from three backends and survives their failures', 
     await waitForMoreFrames(page, 20, 15000);
     assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was not reloaded');
     assert.deepEqual(pageErrors, [], 'uncaught page errors');
+  } catch (err) {
+    for (const child of children) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
+    throw err;
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    await stopAll();
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
+
+test('the page renders frames from Python kit backends (torch-face)', { timeout: 120000 }, async (t) => {
+  assert.ok(BUILD_DIR && FRAMEGATE && PYTHON_BACKEND && NPM_DIR, 'FG_BUILD_DIR, FRAMEGATE, PYTHON_BACKEND and FG_NPM_WEB must be set');
+  const require = createRequire(path.join(NPM_DIR, 'node_modules', 'noop.js'));
+  const { chromium } = require('playwright-core');
+  mkdirSync(SHOT_DIR, { recursive: true });
+  const profile = mkdtempSync(path.join(tmpdir(), 'fg-chromium-'));
+  let browser;
+  const consoleLines = [];
+  const pageErrors = [];
+  try {
+    const servers = await Promise.all([startPythonBackend(), startPythonBackend()]);
+    const addresses = servers.map((s) => `127.0.0.1:${s.match[1]}`);
+    const gate = await startProcess('framegate', FRAMEGATE,
+      ['--ws-port', '0', '--host', '127.0.0.1', '--grpc-addrs', addresses.join(',')],
+      /listening on 127\.0\.0\.1:(\d+)/);
+    const url = `http://127.0.0.1:${gate.match[1]}/`;
+    await waitForHealthy(`${url}health`, 2, 30000);
+    browser = await launchBrowser(chromium, profile);
+    const page = browser.pages()[0] ?? await browser.newPage();
+    page.on('console', (msg) => consoleLines.push({ type: msg.type(), text: msg.text() }));
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    assert.equal((await page.goto(url)).status(), 200);
+    await page.waitForSelector('#health-body tr[data-healthy="true"]', { timeout: 10000 });
+    await page.click('#toggle');
+    await page.waitForFunction(() => window.framegate.drawn >= 40, null, { timeout: 30000, polling: 100 });
+    const sample = await canvasSample(page);
+    assert.ok(sample.colours > 4, `canvas looks blank (${sample.colours} colours)`);
+    const formats = await page.evaluate(() => window.framegate.drawnByFormat);
+    assert.ok(formats.RGB24 >= 40, `frames drawn by format: ${JSON.stringify(formats)}`);
+    const seen = new Set(consoleLines.map((l) => l.text.match(FRAME_LINE)).filter(Boolean).map((m) => m[2]));
+    assert.deepEqual([...seen].sort(), [...addresses].sort(), 'console lines name both Python backends');
+    await page.screenshot({ path: path.join(SHOT_DIR, 'python-torch.png') });
+    assert.deepEqual(pageErrors, [], 'uncaught page errors');
+    assert.deepEqual(consoleLines.filter((l) => l.type === 'error').map((l) => l.text), [], 'console errors');
+    // SIGTERM drains a Python backend and it exits 0; the page keeps drawing from the other
+    const exited = new Promise((resolve) => servers[0].child.once('exit', (code) => resolve(code)));
+    servers[0].child.kill('SIGTERM');
+    assert.equal(await exited, 0, 'a drained Python backend exits 0');
+    await waitForMoreFrames(page, 20, 10000);
   } catch (err) {
     for (const child of children) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
     throw err;
