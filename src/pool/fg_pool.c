@@ -34,6 +34,10 @@
 #define SWEEP_MS 2
 /* How long the capacity estimate is reused: it scans every backend. */
 #define ESTIMATE_TTL_US 5000
+/* While frames wait, the pool's throughput is measured over windows this long; a measurement
+ * is trusted this long after it was taken. */
+#define RATE_WINDOW_US 200000
+#define RATE_VALID_US 1000000
 /* Scan every backend for the least-request choice up to this pool size; sample two above. */
 #define FULL_SCAN_MAX 8
 #define OVERLOADED "overloaded"
@@ -122,6 +126,10 @@ static void refresh_estimates(fg_pool *pool, uint64_t now_us) {
             service = lat; /* the slowest: a frame may land on any of them */
     }
     pool->est_at_us = now_us;
+    /* While saturated, what the pool measurably renders beats a model of it (limit / latency
+     * lags behind every change of a limit). */
+    if (pool->measured_at_us && now_us - pool->measured_at_us < RATE_VALID_US)
+        rate = pool->measured_rate;
     pool->est_rate = rate;
     pool->est_service_us = service;
     pool->est_fastest_us = fastest;
@@ -358,11 +366,28 @@ static fg_fault classify(const fg_call *call, fg_backend *b, int status) {
     return FG_FAULT_TIMEOUT;
 }
 
+/* Counts a finished attempt towards the throughput measured while frames wait. */
+static void count_done(fg_pool *pool, uint64_t now_us, size_t frames) {
+    if (pool->sched.queued == 0)
+        pool->win_idle = true;
+    pool->win_done += frames;
+    if (now_us - pool->win_start_us < RATE_WINDOW_US)
+        return;
+    if (!pool->win_idle && pool->win_start_us) {
+        pool->measured_rate = (double)pool->win_done / (double)(now_us - pool->win_start_us);
+        pool->measured_at_us = now_us;
+    }
+    pool->win_start_us = now_us;
+    pool->win_done = 0;
+    pool->win_idle = pool->sched.queued == 0;
+}
+
 static void on_attempt_done(void *user, const fg_grpc_result *res) {
     fg_call *call = user;
     fg_pool *pool = call->pool;
     fg_backend *b = call->backend;
     uint64_t now = fg_now_us();
+    count_done(pool, now, 1);
     call->attempt = NULL;
     call->grpc_us = (uint32_t)(now - call->attempt_start_us);
     fg_hist_record(b->latency, call->grpc_us);
