@@ -61,6 +61,7 @@ struct fg_backend {
     fg_grpc_call *check_call; /* the Check in flight, if any */
     uint64_t check_started_us;
     fg_limit limit; /* this pool's adaptive concurrency limit and latency estimate */
+    bool no_batch;  /* answered UNIMPLEMENTED to RenderBatch: single Render calls */
     bool removed;   /* dropped by fg_pool_set_backends: no new frames, drained, then freed */
     bool closing;   /* its connection is closing (conn NULL) */
 };

@@ -13,6 +13,7 @@
 
 #include "fg_alloc.h"
 #include "fg_backend.h"
+#include "fg_batch.h"
 #include "fg_clock.h"
 #include "fg_err.h"
 #include "fg_log.h"
@@ -24,6 +25,7 @@
 #include "framegate/v1/frames.pb-c.h"
 
 #define RENDER_PATH "/framegate.v1.FrameService/Render"
+#define BATCH_PATH "/framegate.v1.FrameService/RenderBatch"
 #define TRIED_BITS 64
 #define DEFAULT_DEADLINE_MS 1000
 #define DEFAULT_BACKEND_MAX_INFLIGHT 32
@@ -49,6 +51,19 @@ static uint64_t deadline_margin_us(uint32_t deadline_ms) {
     return m < 2000 ? 2000 : m > 20000 ? 20000 : m;
 }
 
+/* One RenderBatch call: the frames it carries answer in this order. A frame whose client went
+ * away leaves its slot NULL; the call is cancelled when no frame is left. */
+typedef struct fg_batch_att {
+    fg_pool *pool;
+    fg_backend *backend;
+    fg_grpc_call *rpc;
+    uint64_t start_us;
+    uint32_t held;
+    bool trial;
+    size_t n, live;
+    fg_call *calls[];
+} fg_batch_att;
+
 struct fg_flow {
     fg_pool *pool;
     fg_sched_flow queue;
@@ -62,9 +77,13 @@ struct fg_call {
     fg_flow *flow;
     fg_frame_done_cb cb;
     void *user;
-    fg_backend *backend;   /* of the current (or last) attempt */
-    fg_grpc_call *attempt; /* in flight, or NULL */
-    uint64_t deadline_us;  /* the attempts' end: the frame's deadline less its margin */
+    fg_backend *backend;           /* of the current (or last) attempt */
+    fg_grpc_call *attempt;         /* in flight alone, or NULL */
+    fg_batch_att *batch;           /* in flight in a RenderBatch, or NULL */
+    size_t slot;                   /* its index in batch */
+    uint64_t queued_us;            /* when it last joined its flow's queue */
+    uint16_t model_off, model_len; /* the model name inside req, to batch like with like */
+    uint64_t deadline_us;          /* the attempts' end: the frame's deadline less its margin */
     uint64_t attempt_start_us;
     uint32_t grpc_us;
     uint32_t retries_left;
@@ -80,6 +99,7 @@ struct fg_call {
 };
 
 static void dispatch(fg_pool *pool);
+static void on_sched_timer(uv_timer_t *t);
 static void attempt_ended(fg_backend *b);
 static void on_attempt_done(void *user, const fg_grpc_result *res);
 
@@ -257,6 +277,7 @@ static int start_attempt(fg_call *call, fg_backend *b, bool trial, uint64_t now_
     FG_BSTAT_ADD(b, total_requests, 1);
     FG_BSTAT_ADD(b, in_flight, 1);
     call->held = (uint32_t)b->stats.in_flight;
+    fg_stats_observe_batch(1);
     return 0;
 }
 
@@ -325,10 +346,10 @@ static void complete_reply(fg_call *call, const fg_reply *r, uint8_t **reply_sto
     complete(call, &res);
 }
 
-static bool may_retry(fg_call *call, const fg_grpc_result *res) {
+static bool may_retry(fg_call *call, bool not_processed) {
     if (call->pool->closing)
         return false;
-    if (res->not_processed && !call->free_retry_used) {
+    if (not_processed && !call->free_retry_used) {
         call->free_retry_used = true;
         return true;
     }
@@ -353,15 +374,15 @@ static bool timeout_ejection_allowed(const fg_pool *pool) {
 
 /* Whose fault the attempt's outcome was: a deadline is the backend's only when it held no
  * other frame (else it was busy: overload, section 5) and the ejection cap allows. */
-static fg_fault classify(const fg_call *call, fg_backend *b, int status) {
+static fg_fault classify(fg_pool *pool, uint32_t held, fg_backend *b, int status) {
     fg_fault fault = fg_status_fault(status);
     if (fault != FG_FAULT_TIMEOUT)
         return fault;
-    if (call->held > 1 || b->stats.in_flight > 1) {
+    if (held > 1 || b->stats.in_flight > 1) {
         FG_BSTAT_ADD(b, busy_timeouts, 1);
         return FG_FAULT_BUSY;
     }
-    if (fg_bshared_healthy(b->shared) && !timeout_ejection_allowed(call->pool))
+    if (fg_bshared_healthy(b->shared) && !timeout_ejection_allowed(pool))
         return FG_FAULT_BUSY;
     return FG_FAULT_TIMEOUT;
 }
@@ -382,15 +403,43 @@ static void count_done(fg_pool *pool, uint64_t now_us, size_t frames) {
     pool->win_idle = pool->sched.queued == 0;
 }
 
+/* What the end of one backend call (one frame or a batch: one pass) tells about its backend:
+ * latency, limit, throughput, errors, health. The call no longer holds its slot after. */
+static void call_ended(fg_pool *pool, fg_backend *b, uint32_t held, bool trial, uint32_t us,
+                       size_t frames, fg_fault fault, int status, const char *message,
+                       uint64_t now_us) {
+    count_done(pool, now_us, frames);
+    fg_hist_record(b->latency, us);
+    fg_limit_on_sample(&b->limit, &pool->limit_policy, us, held, status == FG_STATUS_OK, now_us);
+    __atomic_store_n(&b->stats.concurrency_limit, fg_limit_get(&b->limit), __ATOMIC_RELAXED);
+    if (fault == FG_FAULT_BACKEND || fault == FG_FAULT_TIMEOUT)
+        FG_BSTAT_ADD(b, error_count, 1);
+    fg_bshared_on_call(b->shared, fault, status, message, trial, now_us);
+    attempt_ended(b);
+}
+
+/* A frame whose attempt failed: answered with that outcome, or back to the front of its flow,
+ * where the next free backend it has not tried takes it. */
+static void retry_or_answer(fg_call *call, int status, const char *message, fg_fault fault,
+                            bool not_processed) {
+    if (fault == FG_FAULT_REQUEST || !may_retry(call, not_processed)) {
+        complete_error(call, status, message);
+        return;
+    }
+    fg_stats_add(FG_STAT_frame_retries_total, 1);
+    call->last_status = status;
+    snprintf(call->last_message, sizeof call->last_message, "%s", message ? message : "");
+    call->queued_us = fg_now_us();
+    fg_sched_push_head(&call->pool->sched, &call->flow->queue, &call->item);
+}
+
 static void on_attempt_done(void *user, const fg_grpc_result *res) {
     fg_call *call = user;
     fg_pool *pool = call->pool;
     fg_backend *b = call->backend;
     uint64_t now = fg_now_us();
-    count_done(pool, now, 1);
     call->attempt = NULL;
     call->grpc_us = (uint32_t)(now - call->attempt_start_us);
-    fg_hist_record(b->latency, call->grpc_us);
 
     int status = res->status;
     const char *message = res->message;
@@ -399,29 +448,203 @@ static void on_attempt_done(void *user, const fg_grpc_result *res) {
         status = FG_STATUS_INTERNAL;
         message = "bad RenderReply";
     }
-    fg_fault fault = classify(call, b, status);
-    fg_limit_on_sample(&b->limit, &pool->limit_policy, call->grpc_us, call->held,
-                       status == FG_STATUS_OK, now);
-    __atomic_store_n(&b->stats.concurrency_limit, fg_limit_get(&b->limit), __ATOMIC_RELAXED);
-    if (fault == FG_FAULT_BACKEND || fault == FG_FAULT_TIMEOUT)
-        FG_BSTAT_ADD(b, error_count, 1);
-    fg_bshared_on_call(b->shared, fault, status, message, call->trial, now);
+    fg_fault fault = classify(pool, call->held, b, status);
+    call_ended(pool, b, call->held, call->trial, call->grpc_us, 1, fault, status, message, now);
     call->trial = false;
-    attempt_ended(b);
-
     if (reply.msg) {
         complete_reply(call, &reply, res->reply_storage);
         fg_reply_free(&reply);
-    } else if (fault == FG_FAULT_REQUEST || !may_retry(call, res)) {
-        complete_error(call, status, message);
     } else {
-        /* Back to the front of its flow: the next free backend it has not tried takes it. */
-        fg_stats_add(FG_STAT_frame_retries_total, 1);
-        call->last_status = status;
-        snprintf(call->last_message, sizeof call->last_message, "%s", message ? message : "");
-        fg_sched_push_head(&pool->sched, &call->flow->queue, &call->item);
+        retry_or_answer(call, status, message, fault, res->not_processed);
     }
     dispatch(pool);
+}
+
+/* ---- batches (--batch-max) ---- */
+
+/* A frame of a RenderBatch: its image lies among the others' in one reply, so it is copied. */
+static void complete_batch_reply(fg_call *call, const Framegate__V1__RenderReply *reply) {
+    fg_frame_result res = {
+        .status = FG_STATUS_OK,
+        .image = reply->image.data,
+        .image_len = reply->image.len,
+        .width = reply->width,
+        .height = reply->height,
+        .format = (uint8_t)reply->format,
+    };
+    complete(call, &res);
+}
+
+static void on_batch_done(void *user, const fg_grpc_result *res) {
+    fg_batch_att *att = user;
+    fg_pool *pool = att->pool;
+    fg_backend *b = att->backend;
+    uint64_t now = fg_now_us();
+    uint32_t us = (uint32_t)(now - att->start_us);
+    int status = res->status;
+    const char *message = res->message;
+    Framegate__V1__RenderBatchReply *reply = NULL;
+    if (status == FG_STATUS_OK && fg_batch_decode(res->reply, res->reply_len, att->n, &reply) < 0) {
+        status = FG_STATUS_INTERNAL;
+        message = "bad RenderBatchReply";
+    }
+    /* A backend without RenderBatch gets single Render calls from now on (contract section
+     * 1): it is not broken, and its frames go again without using up a retry. */
+    bool unimplemented = status == FG_STATUS_UNIMPLEMENTED;
+    if (unimplemented && !b->no_batch) {
+        b->no_batch = true;
+        fg_log_info("%s: no RenderBatch (UNIMPLEMENTED): single Render calls from now on",
+                    b->address);
+    }
+    fg_fault fault = unimplemented ? FG_FAULT_BUSY : classify(pool, att->held, b, status);
+    call_ended(pool, b, att->held, att->trial, us, att->live, fault, status, message, now);
+    /* Detach every frame first: an answer's callback may cancel another frame of the batch. */
+    for (size_t i = 0; i < att->n; i++)
+        if (att->calls[i])
+            att->calls[i]->batch = NULL;
+    for (size_t i = 0; i < att->n; i++) {
+        fg_call *call = att->calls[i];
+        if (!call)
+            continue;
+        call->grpc_us = us;
+        if (reply) {
+            complete_batch_reply(call, reply->replies[i]);
+        } else if (unimplemented) {
+            call->tried &= ~((uint64_t)1 << (b->index < TRIED_BITS ? b->index : 0));
+            call->queued_us = now;
+            fg_sched_push_head(&pool->sched, &call->flow->queue, &call->item);
+        } else {
+            retry_or_answer(call, status, message, fault, res->not_processed);
+        }
+    }
+    if (reply)
+        framegate__v1__render_batch_reply__free_unpacked(reply, NULL);
+    free(att);
+    dispatch(pool);
+}
+
+/* The model name of a packed RenderRequest (field 1, the first protobuf-c writes). */
+static void find_model(fg_call *call) {
+    const uint8_t *r = call->req;
+    if (call->req_len >= 2 && r[0] == 0x0A && r[1] < 0x80 && (size_t)2 + r[1] <= call->req_len) {
+        call->model_off = 2;
+        call->model_len = r[1];
+    } else if (call->req_len >= 3 && r[0] == 0x0A && (r[1] & 0x80) && r[2] < 0x80) {
+        call->model_off = 3;
+        call->model_len = (uint16_t)((r[1] & 0x7F) | r[2] << 7);
+        if ((size_t)3 + call->model_len > call->req_len)
+            call->model_off = call->model_len = 0;
+    }
+}
+
+static bool same_model(const fg_call *a, const fg_call *b) {
+    return a->model_len && a->model_len == b->model_len &&
+           memcmp(a->req + a->model_off, b->req + b->model_off, a->model_len) == 0;
+}
+
+/* Takes out of the queue, with call (already taken), the frames that may ride in one
+ * RenderBatch to b: the heads of the waiting flows in turn, round after round, for the same
+ * model, not tried on b, and that b can answer in time. calls[0] is call; returns the count. */
+static size_t gather(fg_pool *pool, fg_call *call, fg_backend *b, uint64_t now_us,
+                     fg_call **calls) {
+    size_t n = 0, max = pool->cfg.batch_max;
+    calls[n++] = call;
+    uint64_t latency = (uint64_t)fg_limit_peak(&b->limit);
+    bool took = true;
+    while (n < max && took && pool->sched.cursor) {
+        took = false;
+        fg_sched_flow *f = pool->sched.cursor;
+        for (size_t k = pool->sched.active; k > 0 && n < max && f && f->head; k--) {
+            fg_sched_flow *next = f->ring_next;
+            fg_call *c = call_of(f->head);
+            if (same_model(c, call) && !tried(c, b->index) && now_us + latency < c->deadline_us) {
+                fg_sched_remove(&pool->sched, f->head);
+                calls[n++] = c;
+                took = true;
+            }
+            f = next;
+        }
+    }
+    return n;
+}
+
+/* Puts gathered frames back at the front of their flows, in their order. */
+static void put_back(fg_pool *pool, fg_call **calls, size_t n) {
+    while (n-- > 0)
+        fg_sched_push_head(&pool->sched, &calls[n]->flow->queue, &calls[n]->item);
+}
+
+/* Sends calls[0..n) to b as one RenderBatch. 0, or the connection's refusal. */
+static int start_batch(fg_pool *pool, fg_backend *b, fg_call **calls, size_t n, bool trial,
+                       uint64_t now_us) {
+    const uint8_t *reqs[FG_POOL_BATCH_MAX];
+    size_t lens[FG_POOL_BATCH_MAX];
+    uint64_t timeout_us = (uint64_t)pool->cfg.timeout_ms * 1000;
+    for (size_t i = 0; i < n; i++) {
+        reqs[i] = calls[i]->req;
+        lens[i] = calls[i]->req_len;
+        if (timeout_us > calls[i]->deadline_us - now_us)
+            timeout_us = calls[i]->deadline_us - now_us; /* the batch ends with its first */
+    }
+    size_t len = fg_batch_encoded_len(lens, n);
+    uint8_t *msg = fg_malloc(len);
+    fg_batch_encode(reqs, lens, n, msg);
+    fg_batch_att *att = fg_malloc(sizeof *att + n * sizeof att->calls[0]);
+    *att = (fg_batch_att){
+        .pool = pool, .backend = b, .start_us = now_us, .trial = trial, .n = n, .live = n};
+    int rv =
+        fg_grpc_conn_call(b->conn, BATCH_PATH, msg, len, timeout_us, on_batch_done, att, &att->rpc);
+    free(msg); /* the connection copied it */
+    if (rv < 0) {
+        free(att);
+        if (trial)
+            fg_bshared_trial_release(b->shared);
+        return rv;
+    }
+    for (size_t i = 0; i < n; i++) {
+        fg_call *call = calls[i];
+        att->calls[i] = call;
+        call->batch = att;
+        call->slot = i;
+        if (b->index < TRIED_BITS)
+            call->tried |= (uint64_t)1 << b->index;
+        call->backend = b;
+        call->attempt_start_us = now_us;
+        call->attempts++;
+    }
+    FG_BSTAT_ADD(b, total_requests, 1);
+    FG_BSTAT_ADD(b, in_flight, 1);
+    att->held = (uint32_t)b->stats.in_flight;
+    fg_stats_observe_batch(n);
+    return 0;
+}
+
+/* Starts call (taken from the queue) on b, alone or with the frames that may ride along
+ * (--batch-max). 0; FG_ERR_AGAIN when they were put back to wait for more company
+ * (--batch-window-us; the timer is armed); or the connection's refusal (call not started, the
+ * others put back). */
+static int start_frames(fg_pool *pool, fg_call *call, fg_backend *b, bool trial, uint64_t now_us) {
+    if (pool->cfg.batch_max <= 1 || b->no_batch)
+        return start_attempt(call, b, trial, now_us);
+    fg_call *calls[FG_POOL_BATCH_MAX];
+    size_t n = gather(pool, call, b, now_us, calls);
+    uint64_t window = pool->cfg.batch_window_us, waited = now_us - calls[0]->queued_us;
+    if (n < pool->cfg.batch_max && window && waited < window) {
+        put_back(pool, calls, n);
+        if (trial)
+            fg_bshared_trial_release(b->shared);
+        uint64_t left_ms = (window - waited + 999) / 1000;
+        uv_timer_stop(&pool->sched_timer);
+        uv_timer_start(&pool->sched_timer, on_sched_timer, left_ms < SWEEP_MS ? left_ms : SWEEP_MS,
+                       0);
+        return FG_ERR_AGAIN;
+    }
+    if (n == 1)
+        return start_attempt(call, b, trial, now_us);
+    int rv = start_batch(pool, b, calls, n, trial, now_us);
+    if (rv < 0)
+        put_back(pool, calls + 1, n - 1);
+    return rv;
 }
 
 /* ---- the scheduler ---- */
@@ -467,10 +690,13 @@ static void dispatch(fg_pool *pool) {
         }
         if (p.backend) {
             fg_sched_pop(&pool->sched);
-            if (start_attempt(call, p.backend, trial, now) == 0) {
+            int rv = start_frames(pool, call, p.backend, trial, now);
+            if (rv == 0) {
                 passed = 0;
                 continue;
             }
+            if (rv == FG_ERR_AGAIN) /* waits for company (--batch-window-us) */
+                break;
             fg_sched_push_head(&pool->sched, &call->flow->queue, &call->item);
             break; /* its connection refused: try again on the next occasion */
         }
@@ -559,6 +785,7 @@ static fg_call *pack_request(const fg_frame_request *req) {
     fg_call *call = fg_malloc(sizeof *call + len);
     memset(call, 0, sizeof *call);
     call->req_len = framegate__v1__render_request__pack(&msg, call->req);
+    find_model(call);
     if (model != model_small)
         free(model);
     return call;
@@ -572,6 +799,13 @@ static double expected_us(fg_pool *pool, const fg_flow *flow) {
     size_t joining = others > waiting ? others - waiting : 0;
     double ahead = (double)fg_sched_ahead(&pool->sched, &flow->queue, joining);
     double wait = pool->est_rate > 0 ? ahead / pool->est_rate : 0;
+    if (pool->cfg.batch_max > 1 && !pool->measured_at_us && pool->est_usable) {
+        /* Not measured yet: the frames ahead go to each backend in batches of up to
+         * --batch-max per pass, not one by one. */
+        double per_backend = ahead / (double)pool->est_usable;
+        double batch = per_backend < 1 ? 1 : per_backend;
+        wait /= batch < pool->cfg.batch_max ? batch : pool->cfg.batch_max;
+    }
     return wait + pool->est_service_us;
 }
 
@@ -597,7 +831,8 @@ int fg_pool_submit(fg_pool *pool, fg_flow *flow, const fg_frame_request *req, fg
     call->retries_left = pool->cfg.retries;
     uint32_t deadline_ms = req->deadline_ms ? req->deadline_ms : pool->cfg.deadline_ms;
     call->deadline_us = now + (uint64_t)deadline_ms * 1000 - deadline_margin_us(deadline_ms);
-    if (pool->sched.queued == 0) {
+    bool may_wait = pool->cfg.batch_max > 1 && pool->cfg.batch_window_us;
+    if (pool->sched.queued == 0 && !may_wait) {
         pick p;
         bool trial;
         pick_backend(pool, call, now, &p, &trial);
@@ -629,6 +864,7 @@ int fg_pool_submit(fg_pool *pool, fg_flow *flow, const fg_frame_request *req, fg
         fg_stats_add(FG_STAT_frames_shed_total, 1);
         return FG_ERR_BUSY;
     }
+    call->queued_us = now;
     fg_sched_push_tail(&pool->sched, &call->flow->queue, &call->item);
     sync_gauge(pool);
     arm_sched_timer(pool, 0); /* room may be free for it already (never callbacks from here) */
@@ -639,6 +875,20 @@ accepted:
 }
 
 static void stop_attempt(fg_call *call) {
+    fg_batch_att *att = call->batch;
+    if (att) {
+        /* The others of the batch still want its answer: the call goes on without this one. */
+        att->calls[call->slot] = NULL;
+        call->batch = NULL;
+        if (--att->live == 0) {
+            fg_grpc_call_cancel(att->rpc);
+            if (att->trial)
+                fg_bshared_trial_release(att->backend->shared);
+            attempt_ended(att->backend);
+            free(att);
+        }
+        return;
+    }
     if (!call->attempt)
         return;
     fg_grpc_call_cancel(call->attempt);
@@ -652,7 +902,7 @@ void fg_call_cancel(fg_call *call) {
     fg_pool *pool = call->pool;
     fg_sched_remove(&pool->sched, &call->item);
     sync_gauge(pool);
-    bool had_attempt = call->attempt != NULL;
+    bool had_attempt = call->attempt != NULL || call->batch != NULL;
     stop_attempt(call);
     unlink_call(call);
     free(call);
@@ -698,6 +948,10 @@ static void apply_defaults(fg_pool_config *cfg) {
         cfg->deadline_ms = DEFAULT_DEADLINE_MS;
     if (!cfg->backend_max_inflight)
         cfg->backend_max_inflight = DEFAULT_BACKEND_MAX_INFLIGHT;
+    if (!cfg->batch_max)
+        cfg->batch_max = 1;
+    if (cfg->batch_max > FG_POOL_BATCH_MAX)
+        cfg->batch_max = FG_POOL_BATCH_MAX;
 }
 
 static fg_health_policy policy_of(const fg_pool_config *cfg) {

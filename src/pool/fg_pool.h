@@ -33,6 +33,9 @@ typedef struct fg_pool fg_pool;
 typedef struct fg_call fg_call;
 typedef struct fg_backend fg_backend;
 typedef struct fg_pool_shared fg_pool_shared;
+
+/* The largest --batch-max. */
+#define FG_POOL_BATCH_MAX 256
 typedef struct fg_flow fg_flow;
 
 typedef enum fg_balance {
@@ -53,8 +56,10 @@ typedef struct fg_pool_config {
     uint32_t deadline_ms;          /* a frame's whole budget, queueing included; 0: 1000 */
     uint32_t backend_max_inflight; /* cap of each backend's adaptive limit; 0: 32 */
     fg_balance balance;
-    fg_pool_shared *shared; /* NULL: the pool's own; else shared with other pools */
-    bool passive_only;      /* no active Checks: another pool of `shared` sends them */
+    uint32_t batch_max;       /* frames of one model sent as one RenderBatch; 0 or 1: off */
+    uint32_t batch_window_us; /* a frame waits this long for others to batch with; 0: never */
+    fg_pool_shared *shared;   /* NULL: the pool's own; else shared with other pools */
+    bool passive_only;        /* no active Checks: another pool of `shared` sends them */
 } fg_pool_config;
 
 /* State for pools on several threads: health policy from cfg (unhealthy_after, healthy_after,

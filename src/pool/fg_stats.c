@@ -26,9 +26,30 @@ static const uint64_t bucket_us[] = {500,    1000,   2500,   5000,    10000,   2
 
 static _Atomic int64_t global_stats[FG_STAT__COUNT];
 static _Atomic uint64_t replies[FG_STATUS_MAX + 2]; /* last: codes outside 0..16 */
-static _Atomic uint64_t duration_buckets[NBUCKETS];
-static _Atomic uint64_t duration_count;
-static _Atomic uint64_t duration_sum_us;
+/* A histogram of relaxed atomics: buckets[i] counts values <= bounds[i] (and above the one
+ * before), the rest only count and sum. */
+typedef struct hist {
+    const uint64_t *bounds;
+    size_t nb;
+    _Atomic uint64_t buckets[NBUCKETS];
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum;
+} hist;
+
+static const uint64_t batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+static hist durations = {.bounds = bucket_us, .nb = NBUCKETS};
+static hist batches = {.bounds = batch_bounds, .nb = sizeof batch_bounds / sizeof batch_bounds[0]};
+
+static void hist_observe(hist *h, uint64_t v) {
+    for (size_t i = 0; i < h->nb; i++) {
+        if (v <= h->bounds[i]) {
+            atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
+            break;
+        }
+    }
+    atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum, v, memory_order_relaxed);
+}
 
 void fg_stats_add(fg_stat_id id, int64_t delta) {
     atomic_fetch_add_explicit(&global_stats[id], delta, memory_order_relaxed);
@@ -49,14 +70,11 @@ void fg_stats_reply(int status) {
 }
 
 void fg_stats_observe_total_us(uint64_t us) {
-    for (size_t i = 0; i < NBUCKETS; i++) {
-        if (us <= bucket_us[i]) {
-            atomic_fetch_add_explicit(&duration_buckets[i], 1, memory_order_relaxed);
-            break;
-        }
-    }
-    atomic_fetch_add_explicit(&duration_count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&duration_sum_us, us, memory_order_relaxed);
+    hist_observe(&durations, us);
+}
+
+void fg_stats_observe_batch(size_t frames) {
+    hist_observe(&batches, frames);
 }
 
 /* ---- /health ---- */
@@ -145,6 +163,22 @@ static void emit_header(prom *p, const char *name, const char *type, const char 
     emit(p, "# HELP " PREFIX "%s %s\n# TYPE " PREFIX "%s %s\n", name, help, name, type);
 }
 
+/* A histogram whose values are rendered divided by scale (microseconds to seconds: 1e6). */
+static void emit_hist(prom *p, const char *name, const char *help, hist *h, double scale) {
+    emit_header(p, name, "histogram", help);
+    uint64_t cum = 0;
+    for (size_t i = 0; i < h->nb; i++) {
+        cum += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
+        emit(p, PREFIX "%s_bucket{le=\"%g\"} %llu\n", name, (double)h->bounds[i] / scale,
+             (unsigned long long)cum);
+    }
+    uint64_t count = atomic_load_explicit(&h->count, memory_order_relaxed);
+    emit(p, PREFIX "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)count);
+    emit(p, PREFIX "%s_sum %.6f\n", name,
+         (double)atomic_load_explicit(&h->sum, memory_order_relaxed) / scale);
+    emit(p, PREFIX "%s_count %llu\n", name, (unsigned long long)count);
+}
+
 /* A label value with \, " and newline escaped, per the text format. */
 static void escape_label(char *dst, size_t cap, const char *src) {
     size_t o = 0;
@@ -180,19 +214,9 @@ static void render_globals(prom *p) {
                  i <= FG_STATUS_MAX ? fg_status_name(i) : "OTHER", (unsigned long long)v);
     }
 
-    const char *hname = "request_duration_seconds";
-    emit_header(p, hname, "histogram", "Time from request received to reply queued, in the proxy");
-    uint64_t cum = 0;
-    for (size_t i = 0; i < NBUCKETS; i++) {
-        cum += atomic_load_explicit(&duration_buckets[i], memory_order_relaxed);
-        emit(p, PREFIX "%s_bucket{le=\"%g\"} %llu\n", hname, (double)bucket_us[i] / 1e6,
-             (unsigned long long)cum);
-    }
-    uint64_t count = atomic_load_explicit(&duration_count, memory_order_relaxed);
-    emit(p, PREFIX "%s_bucket{le=\"+Inf\"} %llu\n", hname, (unsigned long long)count);
-    emit(p, PREFIX "%s_sum %.6f\n", hname,
-         (double)atomic_load_explicit(&duration_sum_us, memory_order_relaxed) / 1e6);
-    emit(p, PREFIX "%s_count %llu\n", hname, (unsigned long long)count);
+    emit_hist(p, "request_duration_seconds",
+              "Time from request received to reply queued, in the proxy", &durations, 1e6);
+    emit_hist(p, "batch_size", "Frames per backend call (1: a single Render)", &batches, 1);
 }
 
 static void render_backends(prom *p, const fg_pool *pool) {

@@ -60,6 +60,8 @@ uint64_t fg_stats_get(fg_stat_id id);
 void fg_stats_set(fg_stat_id id, int64_t value);
 /* One reply sent to a client, by gRPC status (0 = FRAME): framegate_replies_total{status=...}. */
 void fg_stats_reply(int status);
+/* One backend call's frames, for the framegate_batch_size histogram (1: a single Render). */
+void fg_stats_observe_batch(size_t frames);
 /* A reply's proxy-side total time, for the framegate_request_duration_seconds histogram. */
 void fg_stats_observe_total_us(uint64_t us);
 

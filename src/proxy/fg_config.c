@@ -8,6 +8,7 @@
 #include "fg_alloc.h"
 #include "fg_args.h"
 #include "fg_err.h"
+#include "fg_pool.h"
 
 #define MIN_MESSAGE 16
 #define MAX_MESSAGE (64ull * 1024 * 1024)
@@ -41,6 +42,11 @@ static size_t make_specs(fg_config *c, fg_arg_spec *s) {
          "least-request (peak-EWMA latency, adaptive per-backend limits) or round-robin"},
         {"backend-max-inflight", FG_ARG_UINT, &c->backend_max_inflight, 1, 100000, 0, 0, "N",
          "most frames one backend holds at once (the adaptive limit stays at or below it)"},
+        {"batch-max", FG_ARG_UINT, &c->batch_max, 1, FG_POOL_BATCH_MAX, 0, 0, "N",
+         "frames of one model waiting for the same backend sent as one RenderBatch (1: off)"},
+        {"batch-window-us", FG_ARG_UINT, &c->batch_window_us, 0, 1000000, 0, 0, "US",
+         "with --batch-max: a frame waits this long for others to batch with (0: batch only "
+         "what already waits, never delay a lone frame)"},
         {"max-buffered", FG_ARG_STRING, &c->max_buffered_arg, 0, 0, 0, 0, "SIZE",
          "replies waiting for clients to read them, in total; past it, frames for clients not "
          "reading are shed"},
@@ -86,6 +92,7 @@ void fg_config_init(fg_config *c) {
     c->max_inflight = 64;
     c->balance_arg = "least-request";
     c->backend_max_inflight = 32;
+    c->batch_max = 1;
     c->max_buffered_arg = "256MiB";
     c->max_buffered = 256ull * 1024 * 1024;
     c->max_message_arg = "1MiB";

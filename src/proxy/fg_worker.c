@@ -78,6 +78,8 @@ static fg_pool_config pool_config(const fg_worker_config *wc) {
         .retries = (uint32_t)c->retries,
         .deadline_ms = (uint32_t)c->deadline_ms,
         .backend_max_inflight = (uint32_t)c->backend_max_inflight,
+        .batch_max = (uint32_t)c->batch_max,
+        .batch_window_us = (uint32_t)c->batch_window_us,
         .balance = c->balance == FG_CONFIG_BALANCE_ROUND_ROBIN ? FG_BALANCE_ROUND_ROBIN
                                                                : FG_BALANCE_LEAST_REQUEST,
         .unhealthy_after = (uint32_t)c->unhealthy_after,

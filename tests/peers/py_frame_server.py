@@ -63,6 +63,7 @@ class Backend:
         self.ready = threading.Event()
         self.rng = random.Random(port)
         self.status_changed = threading.Condition()
+        self.batches = []  # frames per RenderBatch call, reported at exit
 
     def load(self):
         time.sleep(self.args.load_ms / 1000.0)
@@ -99,6 +100,9 @@ class Backend:
         return self._render_one(req, context)
 
     def RenderBatch(self, req, context):
+        if self.args.no_batch:  # a backend that implements only Render (contract section 1)
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+        self.batches.append(len(req.requests))
         return frames.RenderBatchReply(replies=[self._render_one(r, context) for r in req.requests])
 
     def ListModels(self, req, context):
@@ -146,6 +150,7 @@ def main():
     ap.add_argument("--infer-ms", type=float, default=0.0)
     ap.add_argument("--load-ms", type=float, default=0.0)
     ap.add_argument("--fail-rate", type=float, default=0.0)
+    ap.add_argument("--no-batch", action="store_true", help="answer RenderBatch UNIMPLEMENTED")
     args = ap.parse_args()
     if not (0 <= args.fail_rate <= 1) or args.width <= 0 or args.height <= 0:
         ap.error("bad --fail-rate/--width/--height")
@@ -168,7 +173,7 @@ def main():
     while not stop.wait(0.5):
         pass
     server.stop(grace=2).wait()
-    print("py_frame_server stopped", file=sys.stderr, flush=True)
+    print(f"py_frame_server stopped; RenderBatch sizes {backend.batches}", file=sys.stderr, flush=True)
     return 0
 
 
