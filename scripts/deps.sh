@@ -14,7 +14,7 @@ TEST_PKGS=(
   python3-protobuf protobuf-compiler protobuf-compiler-grpc
   python3-pytest python3-websocket python3-h2
   chromium clang libclang-rt-14-dev clang-format valgrind
-  dnsmasq-base haproxy systemd
+  dnsmasq-base haproxy systemd python3-yaml
 )
 
 want=("${BUILD_PKGS[@]}")
@@ -22,6 +22,12 @@ want=("${BUILD_PKGS[@]}")
 # Node.js and npm: keep a machine's own newer Node if it has one.
 if [ "${1:-build}" = test ] && ! command -v npm >/dev/null 2>&1; then
   want+=(nodejs npm)
+fi
+
+# kubectl for `kubectl kustomize` (tests/deploy): Debian's kubernetes-client, unless the machine
+# already has a kubectl of its own (the two would clash over /usr/bin/kubectl).
+if [ "${1:-build}" = test ] && ! command -v kubectl >/dev/null 2>&1; then
+  want+=(kubernetes-client)
 fi
 
 missing=()
