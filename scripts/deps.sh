@@ -14,7 +14,7 @@ TEST_PKGS=(
   python3-protobuf protobuf-compiler protobuf-compiler-grpc
   python3-pytest python3-websocket python3-h2
   chromium clang libclang-rt-14-dev clang-format valgrind
-  dnsmasq-base haproxy systemd python3-yaml
+  dnsmasq-base haproxy systemd python3-yaml podman mmdebstrap runc
 )
 
 want=("${BUILD_PKGS[@]}")

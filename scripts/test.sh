@@ -26,8 +26,9 @@ run_suites() { # build dir, meson setup args... (env TEST_ARGS: extra meson test
 
 run_suites build || failed_steps=$((failed_steps + 1))
 if [ -z "${FG_SKIP_ASAN:-}" ]; then
-  # The browser suite tests the page, not C memory safety; valgrind cannot run ASan binaries.
-  TEST_ARGS="--no-suite browser --no-suite valgrind" \
+  # The browser suite tests the page, not C memory safety; valgrind cannot run ASan binaries;
+  # the container suite packages the release build (once is enough).
+  TEST_ARGS="--no-suite browser --no-suite valgrind --no-suite container" \
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run_suites build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug \
     || failed_steps=$((failed_steps + 1))
