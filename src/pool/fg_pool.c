@@ -458,8 +458,8 @@ int fg_pool_set_backends(fg_pool *pool, const char *const *addrs, size_t n) {
     return fg_pool_set_backends_named(pool, addrs, NULL, n);
 }
 
-int fg_pool_set_backends_named(fg_pool *pool, const char *const *addrs,
-                               const char *const *origins, size_t n) {
+int fg_pool_set_backends_named(fg_pool *pool, const char *const *addrs, const char *const *origins,
+                               size_t n) {
     if (pool->closing)
         return FG_ERR_CLOSED;
     if (n == 0) {

@@ -1,8 +1,8 @@
 /*
  * fg_discovery: c-ares on libuv. A round issues one query per target (getaddrinfo for dns:///,
- * a SRV search for dns+srv:///, then one getaddrinfo per SRV record); round_pending counts the
- * queries out, plus one token held while queries are being issued, so a query that completes
- * synchronously cannot end the round early.
+ * a SRV search for dns+srv:///, then one getaddrinfo per host the SRV records name); round_pending
+ * counts the queries out, plus one token held while queries are being issued, so a query that
+ * completes synchronously cannot end the round early.
  */
 #include "fg_discovery.h"
 
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "fg_alloc.h"
@@ -63,11 +64,21 @@ struct fg_discovery {
     addr_list rep_addrs, rep_names; /* what changed_cb got last */
 };
 
+/* One host lookup: its addresses, each on every one of ports (a SRV answer often names one host
+ * with many ports; it is looked up once). */
 typedef struct query {
     fg_discovery *d;
     target_state *ts;
-    uint16_t port;
+    char *host; /* for SRV grouping */
+    uint16_t *ports;
+    size_t nports;
 } query;
+
+static void query_free(query *q) {
+    free(q->host);
+    free(q->ports);
+    free(q);
+}
 
 static void addr_list_clear(addr_list *l) {
     for (size_t i = 0; i < l->n; i++)
@@ -278,46 +289,58 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
     target_state *ts = q->ts;
     if (status == ARES_EDESTRUCTION || d->closing) {
         ares_freeaddrinfo(res);
-        free(q);
+        query_free(q);
         return;
     }
     if (status != ARES_SUCCESS) {
-        target_fail(ts, status, res && res->name ? res->name : ts->t.name);
+        target_fail(ts, status, q->host);
     } else {
         for (struct ares_addrinfo_node *n = res ? res->nodes : NULL; n; n = n->ai_next) {
             if (n->ai_family != AF_INET && n->ai_family != AF_INET6)
                 continue;
-            if (ts->round.n >= d->cfg.max_addrs) {
-                ts->status = ARES_EBADRESP;
-                snprintf(ts->err, sizeof ts->err, "%s: more than %zu addresses", ts->t.name,
-                         d->cfg.max_addrs);
-                break;
+            for (size_t k = 0; k < q->nports && ts->status == ARES_SUCCESS; k++) {
+                if (ts->round.n >= d->cfg.max_addrs) {
+                    ts->status = ARES_EBADRESP;
+                    snprintf(ts->err, sizeof ts->err, "%s: more than %zu addresses", ts->t.name,
+                             d->cfg.max_addrs);
+                    break;
+                }
+                char a[MAX_ADDR_LEN];
+                format_addr(n->ai_addr, q->ports[k], a, sizeof a);
+                addr_list_push(&ts->round, a);
             }
-            char a[MAX_ADDR_LEN];
-            format_addr(n->ai_addr, q->port, a, sizeof a);
-            addr_list_push(&ts->round, a);
         }
     }
     ares_freeaddrinfo(res);
-    free(q);
+    query_free(q);
     query_done(d);
 }
 
-static void resolve_host(fg_discovery *d, target_state *ts, const char *host, uint16_t port) {
+static query *query_new(fg_discovery *d, target_state *ts, const char *host) {
     query *q = fg_calloc(1, sizeof *q);
     q->d = d;
     q->ts = ts;
-    q->port = port;
+    q->host = fg_strdup(host);
+    return q;
+}
+
+static void query_add_port(query *q, uint16_t port) {
+    q->ports = fg_realloc(q->ports, (q->nports + 1) * sizeof *q->ports);
+    q->ports[q->nports++] = port;
+}
+
+/* Looks q->host up; q is freed by on_addrinfo. */
+static void resolve_host(fg_discovery *d, query *q) {
     struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_flags = ARES_AI_NOSORT};
     d->round_pending++;
-    ares_getaddrinfo(d->channel, host, NULL, &hints, on_addrinfo, q);
+    ares_getaddrinfo(d->channel, q->host, NULL, &hints, on_addrinfo, q);
 }
 
 static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
     query *q = arg;
     fg_discovery *d = q->d;
     target_state *ts = q->ts;
-    free(q);
+    query_free(q);
     if (status == ARES_EDESTRUCTION || d->closing)
         return;
     struct ares_srv_reply *srv = NULL;
@@ -326,7 +349,8 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
     if (status != ARES_SUCCESS) {
         target_fail(ts, status, ts->t.name);
     } else {
-        size_t n = 0;
+        size_t n = 0, nhosts = 0;
+        query **hosts = NULL;
         for (struct ares_srv_reply *r = srv; r; r = r->next) {
             /* Port 0 or the target "." mean "no service here" (RFC 2782). */
             if (r->port == 0 || !r->host[0] || strcmp(r->host, ".") == 0)
@@ -337,8 +361,22 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
                          d->cfg.max_addrs);
                 break;
             }
-            resolve_host(d, ts, r->host, r->port);
+            size_t h = 0;
+            while (h < nhosts && strcasecmp(hosts[h]->host, r->host) != 0)
+                h++;
+            if (h == nhosts) {
+                hosts = fg_realloc(hosts, (nhosts + 1) * sizeof *hosts);
+                hosts[nhosts++] = query_new(d, ts, r->host);
+            }
+            query_add_port(hosts[h], r->port);
         }
+        for (size_t h = 0; h < nhosts; h++) {
+            if (ts->status == ARES_SUCCESS)
+                resolve_host(d, hosts[h]);
+            else
+                query_free(hosts[h]);
+        }
+        free(hosts);
         ares_free_data(srv);
     }
     query_done(d);
@@ -355,14 +393,13 @@ static void start_round(fg_discovery *d) {
         ts->status = ARES_SUCCESS;
         ts->err[0] = '\0';
         addr_list_clear(&ts->round);
+        query *q = query_new(d, ts, ts->t.name);
         if (ts->t.srv) {
-            query *q = fg_calloc(1, sizeof *q);
-            q->d = d;
-            q->ts = ts;
             d->round_pending++;
             ares_search(d->channel, ts->t.name, ns_c_in, ns_t_srv, on_srv, q);
         } else {
-            resolve_host(d, ts, ts->t.name, ts->t.port);
+            query_add_port(q, ts->t.port);
+            resolve_host(d, q);
         }
     }
     reschedule_ares_timer(d);
