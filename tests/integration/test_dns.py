@@ -121,6 +121,8 @@ def test_dns_reresolves_soon_after_a_connection_failure(procs, tmp_path):
 
 
 def test_dns_srv_and_mixed_list(procs, tmp_path):
+    """SRV records (a port each) and a plain address in one list, with --workers 2: every
+    worker's pool gets the resolved list."""
     p1 = fgtest.free_port_range(2)
     p2 = p1 + 1
     _, a = frameserver_at(procs, "127.0.0.1", p1)
@@ -132,7 +134,7 @@ def test_dns_srv_and_mixed_list(procs, tmp_path):
     )
     proxy, pport = start_framegate(
         procs, [static, "dns+srv:///_grpc._tcp.frames.test"], "--dns-servers", dns.server,
-        "--health-interval-ms", "100", "--log-frames", "off",
+        "--health-interval-ms", "100", "--log-frames", "off", "--workers", "2",
     )
     _, h = wait_proxy_health(pport, lambda h: h["healthy_count"] == 3, what="static + 2 SRV backends")
     assert addresses(h) == [static] + sorted([a, b]), h
