@@ -233,6 +233,8 @@ static int start(proxy *p) {
     uv_signal_start(&p->sigterm, on_signal, SIGTERM);
     uv_signal_start(&p->sighup, on_sighup, SIGHUP);
     int status = build_workers(p);
+    if (status == 0 && p->cfg.ndns)
+        status = start_discovery(p); /* a bad --dns-servers is refused before the banner */
     if (status == 0)
         print_banner(p);
     else
@@ -243,11 +245,6 @@ static int start(proxy *p) {
             fprintf(stderr, "framegate: cannot start a worker thread: %s\n", uv_strerror(rc));
             exit(1);
         }
-    }
-    if (status == 0 && p->cfg.ndns) {
-        status = start_discovery(p);
-        if (status != 0)
-            stop_workers(p);
     }
     if (p->nworkers == 0)
         on_worker_stopped(&p->worker_stopped); /* nothing to wait for */

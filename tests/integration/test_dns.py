@@ -7,7 +7,10 @@ times out, answers garbage or NXDOMAIN leaves the backend set as it was; each er
 once per change and counted in framegate_dns_errors_total."""
 
 import re
+import subprocess
 import time
+
+import pytest
 
 import fgtest
 from fgdns import Dnsmasq, TinyDNS, frameserver_at
@@ -204,3 +207,20 @@ def test_dns_resolver_timeout_garbage_nxdomain_keep_backends(procs):
     finally:
         dns.stop()
     assert dns.queries > 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--grpc-addrs", "dns:///frames.test"], "needs a port"),
+        (["--grpc-addrs", "dns://10.0.0.2/frames.test:1"], "authority"),
+        (["--grpc-addrs", "dns:///frames.test:1", "--dns-servers", "not a server!"], "--dns-servers"),
+        (["--grpc-addrs", "dns:///frames.test:1", "--dns-refresh-ms", "5"], "dns-refresh-ms"),
+    ],
+)
+def test_bad_dns_flags_exit_2_with_a_message(args, message):
+    r = subprocess.run([fgtest.binary("src/proxy/framegate"), "--host", fgtest.HOST, "--ws-port", "0", *args],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert message in r.stderr, r.stderr
+    assert "listening" not in r.stdout
