@@ -7,7 +7,8 @@ Run through bench/scale.sh. Prints, on loopback:
   idle health checks   framegate's CPU while idle with N backends (one Check per backend per
                        --health-interval-ms), as % of a core and microseconds per check
   choosing a backend   framegate CPU microseconds per frame and proxy-side time (total - gRPC)
-                       at the same open-loop rate, with 4 backends and with N
+                       at the same open-loop rate, with 4 backends and with N; and the worst
+                       case, N listed of which only N/100 healthy, against those N/100 alone
   DNS change           a SRV record set going from 1 to N records (dnsmasq restarted with N
                        --srv-host lines): seconds until /health lists N, until N are healthy;
                        then from N back to 1: seconds until the N-1 removed ones drained away
@@ -230,7 +231,34 @@ def main():
         wait_health(p4, lambda h: h["healthy_count"] == 4, 10, "4 healthy backends")
         report["choose_4"] = choose_cost(b, p4, g4.pid, a.rate, a.load_s)
         stop(g4)
-        for k in ("choose_4", "choose_n"):
+        # Worst case of the pick: 1 healthy backend in every 100 (the others NOT_SERVING, from a
+        # second frameserver with --fail-load), so each pick steps over ~99 ineligible entries;
+        # against the same healthy ones alone.
+        good = max(n // 100, 1)
+        bad_base = free_range(n - good)
+        bad_log = open(os.path.join(work, "frameserver-bad.log"), "w")
+        fs_bad = start([b["frameserver"], "--host", "127.0.0.1", "--port", bad_base, "--ports", n - good,
+                        "--load-ms", 0, "--fail-load", "--width", 16, "--height", 8, "--log-level", "error"],
+                       bad_log)
+        time.sleep(1.0)
+        mixed, bad_iter = [], iter(range(bad_base, bad_base + n - good))
+        for i in range(good):
+            mixed.append(base + i)
+            mixed += [next(bad_iter) for _ in range((n - good) // good)]
+        mixed += list(bad_iter)
+        gm, pm = start_framegate(b, work, "framegate-sparse", "--grpc-addrs-file", addr_file(work, "sparse.txt", mixed))
+        wait_health(pm, lambda h: h["healthy_count"] == good and h["total_backends"] == n, 30,
+                    f"{good} healthy of {n}")
+        report["choose_sparse"] = choose_cost(b, pm, gm.pid, a.rate, a.load_s)
+        stop(gm)
+        stop(fs_bad)
+        gg, pg = start_framegate(b, work, "framegate-good", "--grpc-addrs-file",
+                                 addr_file(work, "good.txt", range(base, base + good)))
+        wait_health(pg, lambda h: h["healthy_count"] == good, 10, f"{good} healthy backends")
+        report["choose_good_only"] = choose_cost(b, pg, gg.pid, a.rate, a.load_s)
+        stop(gg)
+        report["sparse_healthy"] = good
+        for k in ("choose_4", "choose_n", "choose_good_only", "choose_sparse"):
             c = report[k]
             log(f"{k}: {c['frames']} frames at {a.rate}/s, {c['lost']} lost, {c['cpu_us_per_frame']:.1f} us "
                 f"framegate CPU per frame, proxy overhead p50 {c['proxy_overhead_p50_us']} us")
