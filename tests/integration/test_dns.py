@@ -153,6 +153,28 @@ def test_dns_srv_and_mixed_list(procs, tmp_path):
     dns.stop()
 
 
+def test_dns_aaaa_records_are_backends_too(procs, tmp_path):
+    """A and AAAA records of one name: an IPv4 and an IPv6 ([::1]:PORT) backend."""
+    port = fgtest.free_port()
+    _, v4 = frameserver_at(procs, "127.0.0.2", port)
+    args = [fgtest.binary(fgtest.FRAMESERVER), "--host", "::1", "--port", port, "--load-ms", "0"]
+    procs.start(args, name="frameserver-v6").wait_log(fgtest.LISTEN_RE, 10)
+    v6 = f"[::1]:{port}"
+    fgtest.wait_health(v6)
+    dns = Dnsmasq(procs, tmp_path, "127.0.0.2 frames.test\n::1 frames.test\n")
+    proxy, pport = start_framegate(
+        procs, [f"dns:///frames.test:{port}"], "--dns-servers", dns.server, "--log-frames", "off",
+        "--health-interval-ms", "100",
+    )
+    _, h = wait_proxy_health(pport, lambda h: h["healthy_count"] == 2, what="the A and the AAAA backend")
+    assert addresses(h) == [v4, v6], h
+    with Client(pport) as cl:
+        seq = cl.run(10)
+    assert sorted(r.backend for r in seq) == sorted([v4, v6] * 5)
+    stop_proxy(proxy)
+    dns.stop()
+
+
 def error_lines(proxy):
     return re.findall(r"error dns: frames\.test: .*", proxy.log())
 
