@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds framegate and runs every test: unit (cmocka), interop (grpcio, grpc-js), integration
-# (black-box proxy tests), web (node:test, headless Chromium); then the same suites under
-# ASan + UBSan, each libFuzzer target for 60 s, and the clang-format check.
+# (black-box proxy tests), web (node:test, headless Chromium), deploy (systemd units, Kubernetes
+# manifests), container (the image from Debian packages); then the same suites (but container)
+# under ASan + UBSan, each libFuzzer target for 60 s, and the clang-format check.
 # Ends with "N passed, N failed".
 #   scripts/test.sh            everything
 #   FG_SKIP_ASAN=1 FG_FUZZ_SECONDS=0 scripts/test.sh   skip the sanitizer build and fuzzing
@@ -27,7 +28,7 @@ run_suites() { # build dir, meson setup args... (env TEST_ARGS: extra meson test
 run_suites build || failed_steps=$((failed_steps + 1))
 if [ -z "${FG_SKIP_ASAN:-}" ]; then
   # The browser suite tests the page, not C memory safety; valgrind cannot run ASan binaries;
-  # the container suite packages the release build (once is enough).
+  # the container suite packages the first build (once is enough).
   TEST_ARGS="--no-suite browser --no-suite valgrind --no-suite container" \
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run_suites build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug \
