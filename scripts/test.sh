@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds framegate and runs every test: unit (cmocka), interop (grpcio, grpc-js), python-kit
 # (the Python backend kit), integration (black-box proxy tests), web (node:test, headless
-# Chromium); then the same suites under
-# ASan + UBSan, each libFuzzer target for 60 s, and the clang-format check.
+# Chromium), deploy (systemd units, Kubernetes manifests), container (the image from Debian
+# packages); then the same suites (but container) under ASan + UBSan, each libFuzzer target for
+# 60 s, and the clang-format check.
 # Ends with "N passed, N failed".
 #   scripts/test.sh            everything
 #   FG_SKIP_ASAN=1 FG_FUZZ_SECONDS=0 scripts/test.sh   skip the sanitizer build and fuzzing
@@ -27,8 +28,9 @@ run_suites() { # build dir, meson setup args... (env TEST_ARGS: extra meson test
 
 run_suites build || failed_steps=$((failed_steps + 1))
 if [ -z "${FG_SKIP_ASAN:-}" ]; then
-  # The browser suite tests the page, not C memory safety; valgrind cannot run ASan binaries.
-  TEST_ARGS="--no-suite browser --no-suite valgrind" \
+  # The browser suite tests the page, not C memory safety; valgrind cannot run ASan binaries;
+  # the container suite packages the first build (once is enough).
+  TEST_ARGS="--no-suite browser --no-suite valgrind --no-suite container" \
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run_suites build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug \
     || failed_steps=$((failed_steps + 1))

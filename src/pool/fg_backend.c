@@ -8,6 +8,7 @@
 #include "fg_clock.h"
 #include "fg_err.h"
 #include "fg_log.h"
+#include "fg_stats.h"
 #include "fg_status.h"
 #include "grpc/health/v1/health.pb-c.h"
 
@@ -83,9 +84,10 @@ static void on_conn_state(void *user, fg_grpc_conn_state state, const char *reas
     fg_backend *b = user;
     if (b->pool->closing || b->removed)
         return;
-    if (state == FG_GRPC_CONN_FAILED)
+    if (state == FG_GRPC_CONN_FAILED) {
+        fg_stats_add(FG_STAT_backend_connect_failures_total, 1); /* DNS discovery watches it */
         fg_bshared_on_conn_failed(b->shared, reason);
-    else if (state == FG_GRPC_CONN_READY)
+    } else if (state == FG_GRPC_CONN_READY)
         fg_backend_check(b); /* a fresh connection learns its health at once */
 }
 
@@ -130,6 +132,7 @@ void fg_backend_free(fg_backend *b) {
     if (b->latency)
         fg_hist_free(b->latency);
     free(b->address);
+    free(b->origin);
     free(b->host);
     free(b);
 }
@@ -158,6 +161,17 @@ bool fg_backend_healthy(const fg_backend *b) {
 
 const char *fg_backend_address(const fg_backend *b) {
     return b->address;
+}
+
+const char *fg_backend_origin(const fg_backend *b) {
+    return b->origin;
+}
+
+void fg_backend_set_origin(fg_backend *b, const char *origin) {
+    if (b->origin && origin && strcmp(b->origin, origin) == 0)
+        return;
+    free(b->origin);
+    b->origin = origin ? fg_strdup(origin) : NULL;
 }
 
 typedef struct totals {

@@ -51,6 +51,7 @@ struct fg_backend {
     fg_pool *pool;
     size_t index;  /* in pool->backends */
     char *address; /* as configured, e.g. "localhost:50051" */
+    char *origin;  /* the DNS name it was resolved from, or NULL */
     char *host;
     uint16_t port;
     fg_grpc_conn *conn;
@@ -117,6 +118,9 @@ const char *fg_backend_state_name(const fg_backend *b);
 
 bool fg_backend_healthy(const fg_backend *b);
 const char *fg_backend_address(const fg_backend *b);
+/* The name its address came from (fg_pool_set_backends_named), or NULL. */
+const char *fg_backend_origin(const fg_backend *b);
+void fg_backend_set_origin(fg_backend *b, const char *origin);
 /* Its counters summed over every worker's backend of the same address (consecutive_faults: the
  * shared count), and, when latency is not NULL, their latency histograms merged into it. */
 void fg_backend_totals(const fg_backend *b, fg_backend_stats *out, fg_hist *latency);

@@ -980,7 +980,7 @@ static void init_backend(fg_pool *pool, fg_backend *b) {
 }
 
 int fg_pool_new(uv_loop_t *loop, const fg_pool_config *cfg, fg_pool **out) {
-    if (cfg->naddrs == 0) {
+    if (cfg->naddrs == 0 && !cfg->may_start_empty) {
         fg_log_error("no backends configured");
         return FG_ERR_INVALID;
     }
@@ -1148,6 +1148,11 @@ static fg_backend *take_match(fg_pool *pool, const char *addr, bool *taken) {
 }
 
 int fg_pool_set_backends(fg_pool *pool, const char *const *addrs, size_t n) {
+    return fg_pool_set_backends_named(pool, addrs, NULL, n);
+}
+
+int fg_pool_set_backends_named(fg_pool *pool, const char *const *addrs, const char *const *origins,
+                               size_t n) {
     if (pool->closing)
         return FG_ERR_CLOSED;
     if (n == 0) {
@@ -1176,6 +1181,7 @@ int fg_pool_set_backends(fg_pool *pool, const char *const *addrs, size_t n) {
             init_backend(pool, b);
             added++;
         }
+        fg_backend_set_origin(b, origins ? origins[i] : NULL);
         arr[len++] = b;
     }
     for (size_t i = 0; i < old_n; i++) {

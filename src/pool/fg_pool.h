@@ -60,6 +60,7 @@ typedef struct fg_pool_config {
     uint32_t batch_window_us; /* a frame waits this long for others to batch with; 0: never */
     fg_pool_shared *shared;   /* NULL: the pool's own; else shared with other pools */
     bool passive_only;        /* no active Checks: another pool of `shared` sends them */
+    bool may_start_empty;     /* naddrs 0 is fine: DNS discovery fills the list later */
 } fg_pool_config;
 
 /* State for pools on several threads: health policy from cfg (unhealthy_after, healthy_after,
@@ -101,7 +102,8 @@ typedef void (*fg_frame_done_cb)(void *user, const fg_frame_result *res);
  * (errors, an image the pool could not borrow, a second call): copy the image instead. */
 void *fg_frame_take_image(const fg_frame_result *res);
 
-/* 0 and *out set, or FG_ERR_INVALID (a bad address; message logged). */
+/* 0 and *out set, or FG_ERR_INVALID (a bad address, or no address without may_start_empty;
+ * message logged). */
 int fg_pool_new(uv_loop_t *loop, const fg_pool_config *cfg, fg_pool **out);
 /* Stops checks, fails calls in flight with UNAVAILABLE, closes connections; then frees the pool
  * and calls closed_cb (may be NULL) from a later loop iteration. */
@@ -156,6 +158,11 @@ size_t fg_pool_queued(const fg_pool *pool);
  * after it.
  */
 int fg_pool_set_backends(fg_pool *pool, const char *const *addrs, size_t n);
+/* The same, each backend also given the name it came from (origins[i], e.g. the DNS name that
+ * resolved to addrs[i]; NULL or an origins NULL: none), copied and shown in /health. A kept
+ * backend takes its new origin. */
+int fg_pool_set_backends_named(fg_pool *pool, const char *const *addrs, const char *const *origins,
+                               size_t n);
 
 /* Backends listed: the configured ones, then those still draining after a reload. */
 size_t fg_pool_backend_count(const fg_pool *pool);

@@ -101,6 +101,8 @@ static json_t *backend_json(const fg_backend *b) {
     json_object_set_new(o, "state", json_string(fg_backend_state_name(b)));
     json_object_set_new(o, "last_error", json_string(last_error));
     json_object_set_new(o, "out_reason", json_string(fg_backend_out_reason(b)));
+    if (fg_backend_origin(b)) /* where DNS discovery found it */
+        json_object_set_new(o, "dns_name", json_string(fg_backend_origin(b)));
     json_t *l = json_object();
     json_object_set_new(l, "p50", json_real(us_to_ms(fg_hist_percentile(lat, 50))));
     json_object_set_new(l, "p90", json_real(us_to_ms(fg_hist_percentile(lat, 90))));

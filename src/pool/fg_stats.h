@@ -45,7 +45,11 @@
     X(COUNTER, http_head_too_large_total, "Request heads over the size or header limit (431)")     \
     X(COUNTER, ws_forbidden_total, "WebSocket upgrades refused for their Origin (403)")            \
     X(COUNTER, ws_unauthorized_total, "WebSocket upgrades without the --auth-token (401)")         \
-    X(COUNTER, ws_keepalive_closes_total, "WebSocket sessions closed for not answering a ping")
+    X(COUNTER, ws_keepalive_closes_total, "WebSocket sessions closed for not answering a ping")    \
+    X(COUNTER, backend_connect_failures_total, "Backend connections that failed or were lost")     \
+    X(COUNTER, dns_resolutions_total, "DNS discovery rounds completed")                            \
+    X(COUNTER, dns_errors_total, "DNS targets that failed in a round (their backends were kept)")  \
+    X(COUNTER, dns_changes_total, "DNS discovery rounds that changed the backend list")
 
 typedef enum fg_stat_id {
 #define FG_STATS_ENUM(kind, name, help) FG_STAT_##name,

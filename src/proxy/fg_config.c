@@ -23,7 +23,14 @@ static size_t make_specs(fg_config *c, fg_arg_spec *s) {
         {"num-servers", FG_ARG_UINT, &c->num_servers, 1, FG_CONFIG_MAX_BACKENDS, 0, 0, "N",
          "number of backends (range mode)"},
         {"grpc-addrs", FG_ARG_STRING, &c->grpc_addrs, 0, 0, 0, 0, "LIST",
-         "comma-separated backend addresses host:port; overrides range mode"},
+         "comma-separated backend addresses host:port, dns:///NAME:PORT (every A/AAAA record) "
+         "or dns+srv:///NAME (every SRV record); overrides range mode"},
+        {"dns-servers", FG_ARG_STRING, &c->dns_servers, 0, 0, 0, 0, "LIST",
+         "DNS resolvers HOST[:PORT],... for the dns: targets (default: /etc/resolv.conf)"},
+        {"dns-refresh-ms", FG_ARG_UINT, &c->dns_refresh_ms, 100, 86400000, 0, 0, "MS",
+         "re-resolve the dns: targets this often (and soon after a backend connection fails)"},
+        {"dns-timeout-ms", FG_ARG_UINT, &c->dns_timeout_ms, 10, 60000, 0, 0, "MS",
+         "first timeout of a DNS query (one retry, with twice that)"},
         {"grpc-addrs-file", FG_ARG_STRING, &c->grpc_addrs_file, 0, 0, 0, 0, "PATH",
          "backend addresses from a file (per line or comma-separated, # comments); overrides "
          "--grpc-addrs; re-read on SIGHUP"},
@@ -106,6 +113,8 @@ void fg_config_init(fg_config *c) {
     c->ws_ping_ms = 30000;
     c->drain_ms = 5000;
     c->workers = 1;
+    c->dns_refresh_ms = 30000;
+    c->dns_timeout_ms = 1000;
 }
 
 int fg_config_parse_size(const char *s, uint64_t *out) {
@@ -185,13 +194,41 @@ static int add_entry(char ***list, size_t *n, const char *b, const char *e, cons
     return 0;
 }
 
+/* A dns:/// or dns+srv:/// entry of --grpc-addrs (blanks around it trimmed). */
+static int add_dns_entry(fg_config *c, const char *b, const char *e, char *err, size_t errlen) {
+    char why[300];
+    fg_dns_target t;
+    if (fg_dns_target_parse(b, (size_t)(e - b), &t, why, sizeof why) < 0) {
+        snprintf(err, errlen, "--grpc-addrs: %s", why);
+        return FG_ERR_INVALID;
+    }
+    if (c->ndns == FG_CONFIG_MAX_BACKENDS) {
+        snprintf(err, errlen, "--grpc-addrs: more than %d DNS targets", FG_CONFIG_MAX_BACKENDS);
+        return FG_ERR_INVALID;
+    }
+    c->dns = fg_realloc(c->dns, (c->ndns + 1) * sizeof *c->dns);
+    c->dns[c->ndns++] = t;
+    return 0;
+}
+
 static int parse_addr_list(fg_config *c, const char *list, char *err, size_t errlen) {
     const char *p = list;
     for (;;) {
         const char *comma = strchr(p, ',');
         const char *end = comma ? comma : p + strlen(p);
-        if (add_entry(&c->backends, &c->nbackends, p, end, "--grpc-addrs", err, errlen) < 0)
+        const char *b = p;
+        while (b < end && (*b == ' ' || *b == '\t'))
+            b++;
+        const char *e = end;
+        while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (fg_dns_target_is(b, (size_t)(e - b))) {
+            if (add_dns_entry(c, b, e, err, errlen) < 0)
+                return FG_ERR_INVALID;
+        } else if (add_entry(&c->backends, &c->nbackends, p, end, "--grpc-addrs", err, errlen) <
+                   0) {
             return FG_ERR_INVALID;
+        }
         if (!comma)
             return 0;
         p = comma + 1;
@@ -337,6 +374,7 @@ void fg_config_usage(const fg_config *defaults, FILE *out) {
                   "  framegate --start-port 50051 --num-servers 4   # localhost:50051..50054\n"
                   "  framegate --grpc-addrs \"localhost:50051,localhost:50055\"\n"
                   "  framegate --grpc-addrs-file backends.txt   # kill -HUP re-reads it\n"
+                  "  framegate --grpc-addrs dns:///frames.example:50051   # every A/AAAA record\n"
                   "The browser page is at http://HOST:WS-PORT/, the WebSocket at /ws, "
                   "/health and /metrics next to them.",
                   specs, n);
@@ -346,4 +384,7 @@ void fg_config_free(fg_config *c) {
     fg_config_free_addrs(c->backends, c->nbackends);
     c->backends = NULL;
     c->nbackends = 0;
+    free(c->dns);
+    c->dns = NULL;
+    c->ndns = 0;
 }

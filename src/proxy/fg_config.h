@@ -2,8 +2,9 @@
  * fg_config: the framegate command line (the original's flags plus ours), parsed with fg_args.
  *
  * Backends come from --grpc-addrs-file (a file; re-read on SIGHUP by fg_main), else from
- * --grpc-addrs (comma list), else from the range --start-port .. --start-port + --num-servers - 1
- * on localhost.
+ * --grpc-addrs (comma list, whose entries may also be DNS targets: fg_dns_target.h, resolved by
+ * fg_discovery), else from the range --start-port .. --start-port + --num-servers - 1 on
+ * localhost.
  */
 #ifndef FG_CONFIG_H
 #define FG_CONFIG_H
@@ -12,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "fg_dns_target.h"
 
 #define FG_CONFIG_MAX_BACKENDS 1024
 #define FG_CONFIG_MAX_WORKERS 64
@@ -51,8 +54,14 @@ typedef struct fg_config {
     uint64_t drain_ms;
     uint64_t workers; /* threads, each its own loop, listener and backend connections */
 
-    char **backends; /* "host:port" each, owned */
+    const char *dns_servers; /* --dns-servers "HOST[:PORT],...", NULL: the system's */
+    uint64_t dns_refresh_ms; /* re-resolve period of the DNS targets */
+    uint64_t dns_timeout_ms; /* first timeout of a DNS query */
+
+    char **backends; /* "host:port" each, owned; may be empty when dns targets are given */
     size_t nbackends;
+    fg_dns_target *dns; /* the dns:/// and dns+srv:/// entries of --grpc-addrs, owned */
+    size_t ndns;
 } fg_config;
 
 /* Sets every default. */

@@ -6,6 +6,10 @@
  *    exits at once); the process exits once all of them stopped;
  *  - SIGHUP: re-reads --grpc-addrs-file once and hands the list to every worker, which applies
  *    it with fg_pool_set_backends (a bad file is logged and keeps the old list).
+ * It also runs DNS discovery (fg_discovery) for the dns:/// and dns+srv:/// entries of
+ * --grpc-addrs on that loop: each changed answer, with the plain addresses of --grpc-addrs, goes
+ * to every worker by the same path as a SIGHUP reload. A backend connection failure (the
+ * backend_connect_failures_total counter, watched every FAIL_WATCH_MS) asks for a re-resolve.
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -17,9 +21,11 @@
 #include "fg_alloc.h"
 #include "fg_args.h"
 #include "fg_config.h"
+#include "fg_discovery.h"
 #include "fg_err.h"
 #include "fg_log.h"
 #include "fg_pool.h"
+#include "fg_stats.h"
 #include "fg_worker.h"
 
 typedef struct proxy {
@@ -32,7 +38,13 @@ typedef struct proxy {
     atomic_size_t nstopped;
     uv_signal_t sigint, sigterm, sighup;
     bool stopping;
+    fg_discovery *discovery; /* NULL without DNS targets */
+    uv_timer_t fail_watch;   /* asks discovery to re-resolve after connection failures */
+    uint64_t failures_seen;
 } proxy;
+
+#define FAIL_WATCH_MS 250
+#define DNS_MIN_GAP_MS 1000 /* least time between two DNS rounds asked for by failures */
 
 static void on_worker_stopped_thread(void *arg) {
     proxy *p = arg;
@@ -51,6 +63,11 @@ static void on_worker_stopped(uv_async_t *handle) {
 }
 
 static void stop_workers(proxy *p) {
+    if (p->discovery) {
+        fg_discovery_close(p->discovery);
+        p->discovery = NULL;
+        uv_close((uv_handle_t *)&p->fail_watch, NULL);
+    }
     p->stopping = true;
     for (size_t i = 0; i < p->nworkers; i++)
         fg_worker_shutdown(p->workers[i]);
@@ -64,6 +81,12 @@ static void on_signal(uv_signal_t *sig, int signum) {
     }
     fg_log_info("%s: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
     stop_workers(p);
+}
+
+/* The one path by which a new backend list reaches the workers' pools. */
+static void reload_workers(proxy *p, char *const *addrs, char *const *names, size_t n) {
+    for (size_t i = 0; i < p->nworkers; i++)
+        fg_worker_reload(p->workers[i], addrs, names, n);
 }
 
 static void on_sighup(uv_signal_t *sig, int signum) {
@@ -82,9 +105,58 @@ static void on_sighup(uv_signal_t *sig, int signum) {
         return;
     }
     fg_log_info("SIGHUP: %zu backends in %s", n, p->cfg.grpc_addrs_file);
-    for (size_t i = 0; i < p->nworkers; i++)
-        fg_worker_reload(p->workers[i], addrs, n);
+    reload_workers(p, addrs, NULL, n);
     fg_config_free_addrs(addrs, n);
+}
+
+/* DNS gave a new list: the plain --grpc-addrs entries first, then the resolved ones. */
+static void on_dns_changed(void *arg, char *const *addrs, char *const *names, size_t n) {
+    proxy *p = arg;
+    size_t total = p->cfg.nbackends + n;
+    if (p->stopping)
+        return;
+    if (total == 0) {
+        fg_log_warn("dns: no backend address yet");
+        return;
+    }
+    char **all = fg_calloc(total, sizeof *all), **all_names = fg_calloc(total, sizeof *all_names);
+    for (size_t i = 0; i < p->cfg.nbackends; i++)
+        all[i] = p->cfg.backends[i];
+    for (size_t i = 0; i < n; i++) {
+        all[p->cfg.nbackends + i] = addrs[i];
+        all_names[p->cfg.nbackends + i] = names[i];
+    }
+    reload_workers(p, all, all_names, total);
+    free(all);
+    free(all_names);
+}
+
+static void on_fail_watch(uv_timer_t *t) {
+    proxy *p = t->data;
+    uint64_t v = fg_stats_get(FG_STAT_backend_connect_failures_total);
+    if (v != p->failures_seen && p->discovery)
+        fg_discovery_refresh_soon(p->discovery);
+    p->failures_seen = v;
+}
+
+static int start_discovery(proxy *p) {
+    fg_discovery_config dc = {
+        .targets = p->cfg.dns,
+        .ntargets = p->cfg.ndns,
+        .servers = p->cfg.dns_servers,
+        .refresh_ms = (uint32_t)p->cfg.dns_refresh_ms,
+        .timeout_ms = (uint32_t)p->cfg.dns_timeout_ms,
+        .min_gap_ms = DNS_MIN_GAP_MS,
+        .max_addrs = FG_CONFIG_MAX_BACKENDS,
+        .changed_cb = on_dns_changed,
+        .arg = p,
+    };
+    if (fg_discovery_new(&p->loop, &dc, &p->discovery) < 0)
+        return 2;
+    uv_timer_init(&p->loop, &p->fail_watch);
+    p->fail_watch.data = p;
+    uv_timer_start(&p->fail_watch, on_fail_watch, FAIL_WATCH_MS, FAIL_WATCH_MS);
+    return 0;
 }
 
 /* The page URL: a wildcard bind address is reachable as localhost. */
@@ -102,6 +174,17 @@ static void print_banner(proxy *p) {
     for (size_t i = 0; i < p->cfg.nbackends; i++)
         printf("%s %s", i ? "," : "", p->cfg.backends[i]);
     printf("\n");
+    if (p->cfg.ndns) {
+        printf("dns targets (%zu):", p->cfg.ndns);
+        for (size_t i = 0; i < p->cfg.ndns; i++) {
+            const fg_dns_target *t = &p->cfg.dns[i];
+            if (t->srv)
+                printf("%s dns+srv:///%s", i ? "," : "", t->name);
+            else
+                printf("%s dns:///%s:%u", i ? "," : "", t->name, (unsigned)t->port);
+        }
+        printf("\n");
+    }
     if (p->nworkers > 1)
         printf("workers: %zu\n", p->nworkers);
     fflush(stdout);
@@ -150,6 +233,8 @@ static int start(proxy *p) {
     uv_signal_start(&p->sigterm, on_signal, SIGTERM);
     uv_signal_start(&p->sighup, on_sighup, SIGHUP);
     int status = build_workers(p);
+    if (status == 0 && p->cfg.ndns)
+        status = start_discovery(p); /* a bad --dns-servers is refused before the banner */
     if (status == 0)
         print_banner(p);
     else

@@ -15,6 +15,7 @@
 /* A backend list on its way to a worker. */
 typedef struct reload_msg {
     char **addrs;
+    char **names; /* entries may be NULL */
     size_t n;
 } reload_msg;
 
@@ -34,9 +35,12 @@ struct fg_worker {
 static void reload_msg_free(reload_msg *m) {
     if (!m)
         return;
-    for (size_t i = 0; i < m->n; i++)
+    for (size_t i = 0; i < m->n; i++) {
         free(m->addrs[i]);
+        free(m->names[i]);
+    }
     free(m->addrs);
+    free(m->names);
     free(m);
 }
 
@@ -63,7 +67,8 @@ static void on_wakeup(uv_async_t *handle) {
     fg_worker *w = handle->data;
     reload_msg *m = atomic_exchange(&w->reload, NULL);
     if (m && !w->stopping)
-        fg_pool_set_backends(w->pool, (const char *const *)m->addrs, m->n); /* logs the change */
+        fg_pool_set_backends_named(w->pool, (const char *const *)m->addrs,
+                                   (const char *const *)m->names, m->n); /* logs the change */
     reload_msg_free(m);
     if (atomic_load(&w->stop_requested))
         begin_shutdown(w);
@@ -89,6 +94,7 @@ static fg_pool_config pool_config(const fg_worker_config *wc) {
         .max_queue = MAX_BACKEND_QUEUE,
         .shared = wc->shared,
         .passive_only = wc->index > 0,
+        .may_start_empty = c->ndns > 0,
     };
 }
 
@@ -163,11 +169,14 @@ void fg_worker_shutdown(fg_worker *w) {
     uv_async_send(&w->wakeup);
 }
 
-void fg_worker_reload(fg_worker *w, char *const *addrs, size_t n) {
+void fg_worker_reload(fg_worker *w, char *const *addrs, char *const *names, size_t n) {
     reload_msg *m = fg_calloc(1, sizeof *m);
     m->addrs = fg_calloc(n, sizeof *m->addrs);
-    for (size_t i = 0; i < n; i++)
+    m->names = fg_calloc(n, sizeof *m->names);
+    for (size_t i = 0; i < n; i++) {
         m->addrs[i] = fg_strdup(addrs[i]);
+        m->names[i] = names && names[i] ? fg_strdup(names[i]) : NULL;
+    }
     m->n = n;
     reload_msg_free(atomic_exchange(&w->reload, m));
     uv_async_send(&w->wakeup);

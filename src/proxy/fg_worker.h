@@ -43,8 +43,9 @@ int fg_worker_start(fg_worker *w);
  * then `stopped` runs. Once. */
 void fg_worker_shutdown(fg_worker *w);
 /* From any thread, before fg_worker_shutdown: apply this backend list (copied) with
- * fg_pool_set_backends on the worker's loop. A list not yet applied is replaced. */
-void fg_worker_reload(fg_worker *w, char *const *addrs, size_t n);
+ * fg_pool_set_backends_named on the worker's loop; names[i] is where addrs[i] came from (names
+ * or names[i] NULL: nowhere). A list not yet applied is replaced. */
+void fg_worker_reload(fg_worker *w, char *const *addrs, char *const *names, size_t n);
 
 /* After `stopped` ran: joins the thread and frees the worker. */
 void fg_worker_free(fg_worker *w);

@@ -7,7 +7,8 @@
 #include "fg_args.h"
 #include "fg_err.h"
 
-#define N_SPECS 14
+#define N_SPECS 15
+#define MAX_PORTS 4096
 #define MAX_RECV_LIMIT (1ull << 30)
 
 static void fill_specs(fs_config *cfg, fg_arg_spec specs[N_SPECS]) {
@@ -15,6 +16,9 @@ static void fill_specs(fs_config *cfg, fg_arg_spec specs[N_SPECS]) {
         {"host", FG_ARG_STRING, &cfg->host, 0, 0, 0, 0, "HOST", "address to listen on"},
         {"port", FG_ARG_UINT, &cfg->port, 0, 65535, 0, 0, "PORT",
          "TCP port to listen on; 0 lets the OS pick (the log line shows it)"},
+        {"ports", FG_ARG_UINT, &cfg->ports, 1, MAX_PORTS, 0, 0, "N",
+         "listen on N consecutive ports from --port, each its own backend (own model queue "
+         "and health) in this one process: many backends for scale simulations"},
         {"models", FG_ARG_STRING, &cfg->models, 0, 0, 0, 0, "LIST",
          "comma-separated model names this backend serves"},
         {"load-ms", FG_ARG_UINT, &cfg->load_ms, 0, 600000, 0, 0, "MS",
@@ -46,6 +50,7 @@ void fs_config_init(fs_config *cfg) {
     memset(cfg, 0, sizeof(*cfg));
     cfg->host = "127.0.0.1";
     cfg->port = 50051;
+    cfg->ports = 1;
     cfg->models = "sanders";
     cfg->load_ms = 1000;
     cfg->infer_ms = 17;
@@ -139,6 +144,11 @@ int fs_config_parse(fs_config *cfg, int argc, char **argv, char *err, size_t err
         return rv;
     if (cfg->host[0] == '\0') {
         snprintf(err, errlen, "--host: empty address");
+        return FG_ERR_INVALID;
+    }
+    if (cfg->ports > 1 && (cfg->port == 0 || cfg->port + cfg->ports - 1 > 65535)) {
+        snprintf(err, errlen, "--ports %llu needs a --port from 1 to %llu",
+                 (unsigned long long)cfg->ports, 65536 - (unsigned long long)cfg->ports);
         return FG_ERR_INVALID;
     }
     rv = parse_format(cfg, err, errlen);

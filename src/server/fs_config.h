@@ -26,6 +26,7 @@ typedef enum fs_format {
 typedef struct fs_config {
     const char *host;
     uint64_t port;
+    uint64_t ports;     /* consecutive ports from `port`, one simulated backend each */
     const char *models; /* the raw comma list */
     uint64_t load_ms;
     uint64_t infer_ms;

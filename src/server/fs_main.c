@@ -5,20 +5,28 @@
 #include <stdlib.h>
 #include <uv.h>
 
+#include "fg_alloc.h"
 #include "fg_args.h"
 #include "fg_log.h"
 #include "fs_config.h"
 #include "fs_server.h"
 
+/* The servers of this process: one, or --ports of them on one loop. */
+typedef struct servers {
+    fs_server **v;
+    size_t n;
+} servers;
+
 static void on_signal(uv_signal_t *handle, int signum) {
-    fs_server *srv = handle->data;
+    servers *all = handle->data;
     fg_log_info("received %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    fs_server_shutdown(srv);
+    for (size_t i = 0; i < all->n; i++)
+        fs_server_shutdown(all->v[i]);
 }
 
-static void start_signal(uv_loop_t *loop, uv_signal_t *sig, int signum, fs_server *srv) {
+static void start_signal(uv_loop_t *loop, uv_signal_t *sig, int signum, servers *all) {
     uv_signal_init(loop, sig);
-    sig->data = srv;
+    sig->data = all;
     uv_signal_start(sig, on_signal, signum);
     uv_unref((uv_handle_t *)sig); /* signals alone do not keep the server running */
 }
@@ -46,22 +54,29 @@ int main(int argc, char **argv) {
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
 
     uv_loop_t *loop = uv_default_loop();
-    fs_server *srv = fs_server_new(loop, &cfg);
+    servers all = {fg_calloc(cfg.ports, sizeof *all.v), (size_t)cfg.ports};
+    for (size_t i = 0; i < all.n; i++)
+        all.v[i] = fs_server_new(loop, &cfg, (uint16_t)(cfg.port + i));
     uv_signal_t sigterm, sigint;
-    start_signal(loop, &sigterm, SIGTERM, srv);
-    start_signal(loop, &sigint, SIGINT, srv);
-    if (fs_server_listen(srv) < 0) {
-        status = 1;
-        fs_server_shutdown(srv);
-    }
+    start_signal(loop, &sigterm, SIGTERM, &all);
+    start_signal(loop, &sigint, SIGINT, &all);
+    for (size_t i = 0; i < all.n && status == 0; i++)
+        if (fs_server_listen(all.v[i]) < 0)
+            status = 1;
+    if (status != 0)
+        for (size_t i = 0; i < all.n; i++)
+            fs_server_shutdown(all.v[i]);
     uv_run(loop, UV_RUN_DEFAULT);
     if (status == 0)
-        fs_server_log_summary(srv);
+        for (size_t i = 0; i < all.n; i++)
+            fs_server_log_summary(all.v[i]);
     uv_close((uv_handle_t *)&sigterm, NULL);
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
-    fs_server_free(srv);
+    for (size_t i = 0; i < all.n; i++)
+        fs_server_free(all.v[i]);
+    free(all.v);
 out_config:
     fs_config_free(&cfg);
     return status;

@@ -27,10 +27,11 @@ static void on_flush(uv_prepare_t *handle) {
     }
 }
 
-fs_server *fs_server_new(uv_loop_t *loop, const fs_config *cfg) {
+fs_server *fs_server_new(uv_loop_t *loop, const fs_config *cfg, uint16_t port) {
     fs_server *srv = fg_calloc(1, sizeof(*srv));
     srv->loop = loop;
     srv->cfg = cfg;
+    srv->want_port = port;
     fs_health_init(&srv->health);
     srv->gpu = fs_gpu_new(loop, (size_t)cfg->queue_max);
     uv_tcp_init(loop, &srv->listener);
@@ -92,7 +93,7 @@ static void describe_bound(fs_server *srv) {
 
 int fs_server_listen(fs_server *srv) {
     struct sockaddr_storage addr;
-    int rv = resolve(srv->cfg->host, (uint16_t)srv->cfg->port, &addr);
+    int rv = resolve(srv->cfg->host, srv->want_port, &addr);
     if (rv < 0) {
         fg_log_error("cannot resolve --host %s: %s", srv->cfg->host, uv_strerror(rv));
         return rv;
@@ -101,8 +102,8 @@ int fs_server_listen(fs_server *srv) {
     if (rv == 0)
         rv = uv_listen((uv_stream_t *)&srv->listener, LISTEN_BACKLOG, on_connection);
     if (rv < 0) {
-        fg_log_error("cannot listen on %s port %llu: %s", srv->cfg->host,
-                     (unsigned long long)srv->cfg->port, uv_strerror(rv));
+        fg_log_error("cannot listen on %s port %u: %s", srv->cfg->host, (unsigned)srv->want_port,
+                     uv_strerror(rv));
         return rv;
     }
     srv->listening = true;

@@ -26,8 +26,9 @@
 typedef struct fs_server {
     uv_loop_t *loop;
     const fs_config *cfg;
-    uint16_t port;    /* the bound port */
-    char address[80]; /* "127.0.0.1:50051", "[::1]:50051" */
+    uint16_t want_port; /* to bind */
+    uint16_t port;      /* the bound port */
+    char address[80];   /* "127.0.0.1:50051", "[::1]:50051" */
     uv_tcp_t listener;
     uv_prepare_t flusher; /* flushes dirty connections once per loop turn */
     uv_timer_t drain_timer;
@@ -45,8 +46,9 @@ typedef struct fs_server {
     uint64_t cancelled;                /* calls the client reset or abandoned first */
 } fs_server;
 
-/* cfg must outlive the server. */
-fs_server *fs_server_new(uv_loop_t *loop, const fs_config *cfg);
+/* cfg must outlive the server; it listens on port (0: any), not cfg->port (--ports makes
+ * several servers of one cfg on one loop). */
+fs_server *fs_server_new(uv_loop_t *loop, const fs_config *cfg, uint16_t port);
 /* Binds, listens, logs "frameserver listening on ADDR:PORT" and starts loading the models.
  * 0 or a libuv error (logged). */
 int fs_server_listen(fs_server *srv);

@@ -24,6 +24,52 @@ static int parse(fg_config *c, char *err, char **argv) {
     return fg_config_parse(c, argc, argv, err, 256);
 }
 
+/* Issue 13: dns:/// and dns+srv:/// entries of --grpc-addrs, mixed with plain addresses. */
+static void dns_targets(void **state) {
+    fg_config c;
+    char err[256];
+    assert_int_equal(PARSE(&c, err, "--grpc-addrs",
+                           "dns:///frames.example:50051, localhost:50052,dns+srv:///_grpc._tcp.f.x",
+                           "--dns-servers", "127.0.0.1:5353", "--dns-refresh-ms", "500"),
+                     0);
+    assert_int_equal(c.nbackends, 1);
+    assert_string_equal(c.backends[0], "localhost:50052");
+    assert_int_equal(c.ndns, 2);
+    assert_string_equal(c.dns[0].name, "frames.example");
+    assert_int_equal(c.dns[0].port, 50051);
+    assert_false(c.dns[0].srv);
+    assert_string_equal(c.dns[1].name, "_grpc._tcp.f.x");
+    assert_true(c.dns[1].srv);
+    assert_string_equal(c.dns_servers, "127.0.0.1:5353");
+    assert_int_equal(c.dns_refresh_ms, 500);
+    assert_int_equal(c.dns_timeout_ms, 1000);
+    fg_config_free(&c);
+
+    /* Only DNS targets: no plain backend at all is fine. */
+    assert_int_equal(PARSE(&c, err, "--grpc-addrs", "dns:///a:1"), 0);
+    assert_int_equal(c.nbackends, 0);
+    assert_int_equal(c.ndns, 1);
+    fg_config_free(&c);
+
+    static const char *const bad[][2] = {
+        {"dns:///frames.example", "needs a port"},
+        {"dns:///frames.example:0", "1..65535"},
+        {"dns:///frames.example:65536", "1..65535"},
+        {"dns:///frames.example:", "empty port"},
+        {"dns:///:50051", "1..253"},
+        {"dns://8.8.8.8/frames.example:50051", "authority"},
+        {"dns:frames.example:50051", "want dns:///"},
+        {"dns+srv:///", "1..253"},
+        {"dns:///fr ames:1", "not allowed"},
+        {"dns+srv:///a/b", "not allowed"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(PARSE(&c, err, "--grpc-addrs", (char *)bad[i][0]), FG_ERR_INVALID);
+        if (!strstr(err, bad[i][1]))
+            fail_msg("'%s': message '%s' lacks '%s'", bad[i][0], err, bad[i][1]);
+    }
+}
+
 static void defaults(void **state) {
     fg_config c;
     char err[256];
@@ -278,6 +324,7 @@ static void help(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults),
+        cmocka_unit_test(dns_targets),
         cmocka_unit_test(three_flag_syntaxes),
         cmocka_unit_test(range_mode),
         cmocka_unit_test(explicit_list_overrides_range),
