@@ -17,9 +17,10 @@
 /* Peak EWMA decay time constant. */
 #define TAU_US 1000000.0
 /* What a backend not measured yet is assumed to take per frame when the proxy estimates how
- * long a queue will take: a GPU model pass, not a hope (a queue promised too much at startup is
- * shed late). */
-#define PRIOR_LATENCY_US 100000.0
+ * long a queue will take, until its first answer: a short model pass. Longer, and a fresh
+ * proxy refuses a burst its backends would have rendered in time; shorter, and it promises a
+ * startup burst more than slow backends render, which is then shed late. */
+#define PRIOR_LATENCY_US 10000.0
 /* Weight of a new sample in the plain average. */
 #define AVG_WEIGHT 0.1
 

@@ -51,7 +51,7 @@ double fg_limit_cost(const fg_limit *l, uint32_t inflight, uint64_t now_us);
 double fg_limit_latency(const fg_limit *l);
 /* Its peak-EWMA latency, microseconds; 0 before any call. */
 double fg_limit_peak(const fg_limit *l);
-/* The backend's throughput in frames per microsecond: limit / latency (a 100 ms pass assumed
+/* The backend's throughput in frames per microsecond: limit / latency (a 10 ms pass assumed
  * before any call was measured). */
 double fg_limit_rate(const fg_limit *l);
 

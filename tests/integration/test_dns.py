@@ -138,6 +138,7 @@ def test_dns_srv_and_mixed_list(procs, tmp_path):
     proxy, pport = start_framegate(
         procs, [static, "dns+srv:///_grpc._tcp.frames.test"], "--dns-servers", dns.server,
         "--health-interval-ms", "100", "--log-frames", "off", "--workers", "2",
+        "--balance", "round-robin",  # 10 frames each below: the original rotation
     )
     _, h = wait_proxy_health(pport, lambda h: h["healthy_count"] == 3, what="static + 2 SRV backends")
     assert addresses(h) == [static] + sorted([a, b]), h

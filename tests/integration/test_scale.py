@@ -21,7 +21,8 @@ def test_one_framegate_over_many_backends_of_one_frameserver(procs):
     for i in (0, N // 2, N - 1):
         fs.wait_log(rf"listening on 127\.0\.0\.1:{base + i} ", 10)
     addrs = [f"{fgtest.HOST}:{base + i}" for i in range(N)]
-    proxy, port = start_framegate(procs, addrs, "--log-frames", "off", "--health-interval-ms", "200")
+    proxy, port = start_framegate(procs, addrs, "--log-frames", "off", "--health-interval-ms", "200",
+                                  "--balance", "round-robin")  # N frames, N backends: a rotation
     wait_proxy_health(port, lambda h: h["healthy_count"] == N, timeout=20, what=f"{N} healthy backends")
     with Client(port) as cl:
         seq = cl.run(N)

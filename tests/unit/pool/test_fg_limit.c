@@ -66,7 +66,7 @@ static void failures_are_ignored(void **state) {
     assert_int_equal(fg_limit_get(&l), 1);
     assert_true(fg_limit_cost(&l, 0, 1000) == 0.0);   /* never measured: tried first */
     assert_true(fg_limit_latency(&l) == 0.0);         /* not measured */
-    assert_true(fg_limit_rate(&l) == 1.0 / 100000.0); /* estimates assume a 100 ms pass */
+    assert_true(fg_limit_rate(&l) == 1.0 / 10000.0); /* estimates assume a 10 ms pass */
 }
 
 /* Peak EWMA: a slow sample counts at once, a fast one decays in; the cost grows with the
