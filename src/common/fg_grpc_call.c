@@ -118,6 +118,8 @@ void fg_gcall_finish(fg_grpc_call *call, int status, const char *message, const 
         .reply = reply,
         .reply_len = reply_len,
         .not_processed = not_processed,
+        .has_orca = call->has_orca,
+        .orca = call->orca,
     };
     fg_buf *storage = &call->reader.msg;
     if (reply_len && reply == storage->data)
@@ -354,6 +356,10 @@ static int on_header_callback(nghttp2_session *session, const nghttp2_frame *fra
             call->grpc_message = fg_malloc(MAX_GRPC_MESSAGE + 1);
         percent_decode(call->grpc_message, value, n);
         call->has_message = true;
+    } else if (name_is(name, namelen, FG_ORCA_HEADER)) {
+        /* A report that does not decode is ignored: load reports are optional (contract §1). */
+        if (fg_orca_decode_header(value, valuelen, &call->orca) == 0)
+            call->has_orca = true;
     }
     return 0;
 }

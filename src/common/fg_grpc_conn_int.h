@@ -51,7 +51,9 @@ struct fg_grpc_call {
     uint32_t discarded;     /* body bytes of a non-gRPC reply dropped so far */
     bool has_message;       /* grpc_message holds this call's grpc-message */
     char *grpc_message;     /* MAX_GRPC_MESSAGE + 1 bytes once needed; kept for reuse */
-    fg_grpc_reader reader;  /* its storage is kept for reuse */
+    bool has_orca;          /* orca holds a decoded endpoint-load-metrics-bin */
+    fg_orca_report orca;
+    fg_grpc_reader reader; /* its storage is kept for reuse */
     size_t body_len, body_sent;
     uint8_t *body; /* prefix + message, inside data[] after the path */
     size_t cap;    /* bytes of data[] */
