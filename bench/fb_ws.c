@@ -117,7 +117,7 @@ static bool send_request(conn *c, uint32_t index, uint64_t start_us) {
     run *r = c->r;
     slot *s = &c->slots[index];
     s->frame = r->next_frame++;
-    fc_codec_write_request_header(r->request, s->seq, s->frame, strlen(r->o.model));
+    fc_codec_write_request_header(r->request, s->seq, s->frame, strlen(r->o.model), 0);
     if (fc_ws_send(c->ws, r->request, r->request_len, NULL, 0) != 0)
         return false;
     s->start_us = start_us;
