@@ -104,6 +104,12 @@ struct fg_grpc_conn {
     bool writing;
     char rbuf[READ_BUF_SIZE];
 
+    /* The last endpoint-load-metrics-bin value decoded on this connection and its report: a
+     * backend whose load did not change sends the same bytes, which then cost a compare. */
+    char orca_raw[FG_ORCA_ENCODED_MAX];
+    size_t orca_raw_len; /* 0: none cached */
+    fg_orca_report orca_last;
+
     int busy; /* depth inside nghttp2 (callbacks may run): defer teardown */
     bool closing;
     bool torn_down; /* handles asked to close */

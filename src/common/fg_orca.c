@@ -79,7 +79,8 @@ int fg_orca_decode_header(const uint8_t *value, size_t len, fg_orca_report *out)
     int n = b64_decode(value, len, bytes);
     if (n < 0)
         return n;
-    arena a = {.used = 0};
+    arena a; /* only .used is read before written: no 8 KiB memset per report */
+    a.used = 0;
     ProtobufCAllocator alloc = {.alloc = arena_alloc, .free = arena_free, .allocator_data = &a};
     Xds__Data__Orca__V3__OrcaLoadReport *m =
         xds__data__orca__v3__orca_load_report__unpack(&alloc, (size_t)n, bytes);

@@ -6,7 +6,8 @@
  *                             queue builds (ORCA allows values over 1 past a soft limit);
  *   rps_fractional          = frames rendered per second recently (a sliding 1 s window:
  *                             the last full second weighed by how much of it the window still
- *                             covers, plus the current one).
+ *                             covers, plus the current one), rounded to whole frames/s from
+ *                             10 up and to eighths below, so a steady load repeats its bytes.
  * cpu_utilization is left 0: the simulated GPU does not use the CPU.
  * Plain data owned by the server; one loop thread; times are fg_now_us() microseconds.
  */
@@ -30,7 +31,8 @@ typedef struct fs_load {
 void fs_load_count(fs_load *l, uint64_t now_us, uint64_t frames);
 /* Frames per second over the last second, at now_us (not before the last count). */
 double fs_load_rps(fs_load *l, uint64_t now_us);
-/* The report for a reply sent at now_us with gpu_depth jobs queued or running. */
+/* The report for a reply sent at now_us with gpu_depth jobs queued or running; rps_fractional
+ * rounded to whole frames/s from 10 up, to eighths below. */
 fg_orca_report fs_load_report(fs_load *l, uint64_t now_us, size_t gpu_depth);
 
 #endif

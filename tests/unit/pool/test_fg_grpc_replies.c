@@ -140,6 +140,14 @@ static void test_orca_trailer(void **state) {
     assert_true(r.has_orca);
     assert_true(r.orca.application_utilization == 3.0 && r.orca.rps_fractional == 7);
 
+    /* The connection keeps the last value it decoded: the same bytes again give the same
+     * report, other bytes are decoded afresh. */
+    r = call(&loop, c, "orca_busy");
+    assert_true(r.has_orca && r.orca.application_utilization == 3.0 && r.orca.rps_fractional == 7);
+    r = call(&loop, c, "orca_ok");
+    assert_true(r.has_orca && r.orca.application_utilization == 1.25 &&
+                r.orca.rps_fractional == 58.5);
+
     /* A report that does not decode changes nothing else: the call is OK, without a report. */
     r = call(&loop, c, "orca_garbage");
     assert_int_equal(r.status, FG_STATUS_OK);

@@ -49,12 +49,26 @@ static void report_is_gpu_depth_over_its_slots(void **state) {
     assert_true(r.cpu_utilization == 0);
 }
 
+/* Rounded so that a steady load repeats the same bytes: whole frames/s from 10 up. */
+static void report_rounds_the_rate(void **state) {
+    fs_load l = {0};
+    fs_load_count(&l, S, 60);
+    fs_load_count(&l, 2 * S, 59); /* at 2.5 s: 60 * 0.5 + 59 = 89 */
+    assert_true(fs_load_report(&l, 2 * S + S / 2, 0).rps_fractional == 89);
+    assert_true(fs_load_report(&l, 2 * S + S / 2 + 7000, 0).rps_fractional == 89); /* 88.58 */
+    fs_load l2 = {0};
+    fs_load_count(&l2, S, 3);
+    fs_load_count(&l2, 2 * S, 1); /* at 2.3 s: 3 * 0.7 + 1 = 3.1 -> 3.125 */
+    assert_true(fs_load_report(&l2, 2 * S + 3 * S / 10, 0).rps_fractional == 3.125);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(steady_rate_reads_as_that_rate),
         cmocka_unit_test(idle_server_reads_zero),
         cmocka_unit_test(batches_count_every_frame),
         cmocka_unit_test(report_is_gpu_depth_over_its_slots),
+        cmocka_unit_test(report_rounds_the_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
