@@ -29,6 +29,7 @@
 set -eu -o pipefail
 . "$(dirname "$0")/lib.sh"
 lib_init overload "${1:-}"
+command -v curl >/dev/null || lib_die "curl is missing (apt-get install curl)"
 
 duration=${DURATION:-15}
 scenarios=${SCENARIOS:-a b c d}
