@@ -4,6 +4,13 @@
  * their latency runs from that intended time, so a stalled proxy shows up in the percentiles
  * instead of silently slowing the sender (no coordinated omission).
  *
+ * v1.1 session features: --latest sets flag LATEST on every request; --deadline-ms, --order and
+ * --hints become the /ws URL's query. Replies are also counted as the overload contract sees
+ * them: goodput (FRAME replies per second), shed (ERROR 8 "overloaded"), superseded (ERROR 1),
+ * latency of accepted frames, fairness and stalls per connection (fc_flow), the last HINT.
+ * --group NAME:CONNECTIONS:INFLIGHT (repeatable) runs several kinds of client at once, each
+ * reported on its own as well as in the totals.
+ *
  * One thread, one libuv loop; the request bytes are built once and only their header changes,
  * so the loop itself allocates nothing per request.
  */
@@ -16,6 +23,8 @@
 #include "fb_modes.h"
 #include "fb_tally.h"
 #include "fc_codec.h"
+#include "fc_flow.h"
+#include "fc_group.h"
 #include "fc_report.h"
 #include "fc_url.h"
 #include "fc_ws.h"
@@ -40,13 +49,33 @@ typedef struct slot {
 
 typedef struct run run;
 
+/* The overload figures, for the whole run and for each group. */
+typedef struct stats {
+    uint64_t sent, replies, frames_in_window;
+    uint64_t shed;       /* ERROR 8 "overloaded" */
+    uint64_t superseded; /* ERROR 1 (CANCELLED "superseded") */
+    uint64_t hints;
+    fc_hint last_hint;
+    fc_status_counts statuses;
+    fg_hist *accepted; /* round trip of FRAME replies */
+    fg_hist *shed_rtt; /* round trip of shed replies */
+} stats;
+
+typedef struct group {
+    fc_group_spec spec;
+    uint64_t first; /* its connections are conns[first .. first + spec.connections) */
+    stats st;
+} group;
+
 typedef struct conn {
     run *r;
+    group *g;
     fc_ws *ws;
-    slot *slots;
+    slot *slots; /* g->spec.inflight of them */
     uint32_t busy;
     bool open;
     bool settled; /* opened or failed: counts toward the start */
+    fc_flow flow; /* frames over the measured window */
 } conn;
 
 typedef struct ws_opts {
@@ -60,6 +89,10 @@ typedef struct ws_opts {
     double connect_timeout_s;
     uint64_t max_message;
     bool json;
+    bool latest, order, hints;
+    uint64_t deadline_ms; /* 0: not sent */
+    fc_group_spec groups[FC_GROUP_MAX];
+    size_t ngroups; /* 0: one group of --connections x --inflight */
 } ws_opts;
 
 struct run {
@@ -86,7 +119,32 @@ struct run {
     char errors[MAX_ERRORS][200];
     uint32_t nerrors;
     char subprotocol[64]; /* what the server selected, from the first connection to open */
+    uint16_t flags;       /* on every request */
+    group groups[FC_GROUP_MAX];
+    size_t ngroups;
+    stats all;
+    bool window_closed; /* fc_flow_end done for every connection */
 };
+
+static void stats_init(stats *st) {
+    memset(st, 0, sizeof(*st));
+    st->accepted = fg_hist_new();
+    st->shed_rtt = fg_hist_new();
+}
+
+static void stats_free(stats *st) {
+    fg_hist_free(st->accepted);
+    fg_hist_free(st->shed_rtt);
+}
+
+/* The measured window ended at r->end_us: close every connection's last gap. */
+static void close_window(run *r) {
+    if (r->window_closed || r->start_us == 0)
+        return;
+    r->window_closed = true;
+    for (uint64_t i = 0; i < r->o.connections; i++)
+        fc_flow_end(&r->conns[i].flow, r->end_us);
+}
 
 static void note_error(run *r, const char *msg) {
     for (uint32_t i = 0; i < r->nerrors; i++)
@@ -102,6 +160,7 @@ static void finish(run *r) {
         return;
     if (r->end_us == 0)
         r->end_us = fg_now_us();
+    close_window(r);
     r->ph = PH_DONE;
     for (uint64_t i = 0; i < r->o.connections; i++) {
         fc_ws_free(r->conns[i].ws);
@@ -117,13 +176,15 @@ static bool send_request(conn *c, uint32_t index, uint64_t start_us) {
     run *r = c->r;
     slot *s = &c->slots[index];
     s->frame = r->next_frame++;
-    fc_codec_write_request_header(r->request, s->seq, s->frame, strlen(r->o.model));
+    fc_codec_write_request_header(r->request, s->seq, s->frame, strlen(r->o.model), r->flags);
     if (fc_ws_send(c->ws, r->request, r->request_len, NULL, 0) != 0)
         return false;
     s->start_us = start_us;
     s->busy = true;
     c->busy++;
     r->sent++;
+    r->all.sent++;
+    c->g->st.sent++;
     r->outstanding++;
     return true;
 }
@@ -141,7 +202,7 @@ static void pace(run *r) {
         for (; tried < n; tried++) {
             conn *cand = &r->conns[r->cursor];
             r->cursor = (r->cursor + 1) % n;
-            if (cand->open && cand->busy < r->o.inflight) {
+            if (cand->open && cand->busy < cand->g->spec.inflight) {
                 c = cand;
                 break;
             }
@@ -171,6 +232,8 @@ static void start_measuring(run *r) {
     }
     r->ph = PH_RUNNING;
     r->start_us = fg_now_us();
+    for (uint64_t i = 0; i < r->o.connections; i++)
+        fc_flow_start(&r->conns[i].flow, r->start_us);
     uv_timer_start(&r->phase_timer, on_phase_timer, (uint64_t)(r->o.duration_s * 1000), 0);
     if (r->o.rate > 0) {
         uv_timer_start(&r->pace_timer, on_pace_timer, 1, 1);
@@ -179,7 +242,7 @@ static void start_measuring(run *r) {
     }
     for (uint64_t i = 0; i < r->o.connections; i++) {
         conn *c = &r->conns[i];
-        for (uint32_t k = 0; c->open && k < r->o.inflight; k++)
+        for (uint32_t k = 0; c->open && k < c->g->spec.inflight; k++)
             send_request(c, k, fg_now_us());
     }
 }
@@ -194,6 +257,7 @@ static void on_phase_timer(uv_timer_t *t) {
     case PH_RUNNING:
         r->ph = PH_DRAINING;
         r->end_us = fg_now_us();
+        close_window(r);
         uv_timer_stop(&r->pace_timer);
         if (r->outstanding == 0)
             finish(r);
@@ -222,7 +286,37 @@ static void on_open(fc_ws *ws, void *user) {
     settle(c);
 }
 
-static void record_reply(run *r, const fc_reply *rep, uint64_t start_us, uint64_t now) {
+static bool is_overloaded(const fc_reply *rep) {
+    static const char msg[] = "overloaded";
+    return rep->h.type == FG_MSG_ERROR && rep->h.status == FG_STATUS_RESOURCE_EXHAUSTED &&
+           rep->payload_len == sizeof(msg) - 1 && memcmp(rep->payload, msg, sizeof(msg) - 1) == 0;
+}
+
+static void stats_reply(stats *st, const fc_reply *rep, uint64_t rtt_us, bool in_window) {
+    st->replies++;
+    fc_status_count(&st->statuses, rep->h.type == FG_MSG_FRAME ? 0 : rep->h.status);
+    if (rep->h.type == FG_MSG_FRAME) {
+        fg_hist_record(st->accepted, rtt_us);
+        st->frames_in_window += in_window;
+    } else if (is_overloaded(rep)) {
+        st->shed++;
+        fg_hist_record(st->shed_rtt, rtt_us);
+    } else if (rep->h.status == FG_STATUS_CANCELLED) {
+        st->superseded++;
+    }
+}
+
+static void stats_hint(stats *st, const fc_hint *h) {
+    st->hints++;
+    st->last_hint = *h;
+}
+
+static void record_reply(run *r, conn *c, const fc_reply *rep, uint64_t start_us, uint64_t now) {
+    bool in_window = r->ph == PH_RUNNING;
+    stats_reply(&r->all, rep, now - start_us, in_window);
+    stats_reply(&c->g->st, rep, now - start_us, in_window);
+    if (rep->h.type == FG_MSG_FRAME && in_window)
+        fc_flow_frame(&c->flow, now);
     r->replies++;
     fg_hist_record(r->rtt, now - start_us);
     fg_hist_record(r->total_us, rep->h.total_us);
@@ -242,19 +336,26 @@ static void on_message(fc_ws *ws, bool binary, const uint8_t *data, size_t len, 
     run *r = c->r;
     uint64_t now = fg_now_us();
     fc_reply rep;
+    fc_hint hint;
+    if (binary && len > 0 && data[0] == FC_MSG_HINT && fc_codec_parse_hint(data, len, &hint) == 0) {
+        stats_hint(&r->all, &hint);
+        stats_hint(&c->g->st, &hint);
+        return;
+    }
     if (!binary || fc_codec_parse_reply(data, len, &rep) != 0) {
         r->bad_replies++;
         return;
     }
-    uint32_t index = rep.h.request_id % (uint32_t)r->o.inflight;
+    uint32_t inflight = c->g->spec.inflight;
+    uint32_t index = rep.h.request_id % inflight;
     slot *s = &c->slots[index];
     if (!s->busy || s->seq != rep.h.request_id || s->frame != rep.h.frame) {
         r->unmatched++;
         return;
     }
-    record_reply(r, &rep, s->start_us, now);
+    record_reply(r, c, &rep, s->start_us, now);
     s->busy = false;
-    s->seq += (uint32_t)r->o.inflight;
+    s->seq += inflight;
     c->busy--;
     r->outstanding--;
     if (r->ph == PH_RUNNING) {
@@ -308,11 +409,15 @@ static void build_request(run *r) {
 static int connect_all(run *r) {
     fc_ws_options wo = {SUBPROTOCOL, r->o.max_message};
     r->conns = fg_calloc(r->o.connections, sizeof(*r->conns));
+    group *g = r->groups;
     for (uint64_t i = 0; i < r->o.connections; i++) {
         conn *c = &r->conns[i];
+        if (i >= g->first + g->spec.connections)
+            g++;
         c->r = r;
-        c->slots = fg_calloc(r->o.inflight, sizeof(*c->slots));
-        for (uint32_t k = 0; k < r->o.inflight; k++)
+        c->g = g;
+        c->slots = fg_calloc(g->spec.inflight, sizeof(*c->slots));
+        for (uint32_t k = 0; k < g->spec.inflight; k++)
             c->slots[k].seq = k;
         int rc = fc_ws_connect(&r->loop, &r->url, (const struct sockaddr *)&r->addr, &wo,
                                &ws_callbacks, c, &c->ws);
@@ -332,6 +437,80 @@ static double window_s(const run *r) {
     return r->end_us > r->start_us ? (double)(r->end_us - r->start_us) / 1e6 : 0.0;
 }
 
+/* Shares and stalls over conns[first .. first + n). */
+static void fairness_of(const run *r, uint64_t first, uint64_t n, fc_fairness *out) {
+    fc_flow *flows = fg_calloc(n ? n : 1, sizeof(*flows));
+    uint64_t *scratch = fg_calloc(n ? n : 1, sizeof(*scratch));
+    for (uint64_t i = 0; i < n && r->conns; i++)
+        flows[i] = r->conns[first + i].flow;
+    fc_flow_summarize(flows, r->conns ? n : 0, scratch, out);
+    free(scratch);
+    free(flows);
+}
+
+static double ratio(uint64_t part, uint64_t whole) {
+    return whole ? (double)part / (double)whole : 0.0;
+}
+
+static json_t *fairness_json(const fc_fairness *fa) {
+    return json_pack(
+        "{sI sf sf sf sI sI sI sI}", "connections", (json_int_t)fa->connections, "min_share",
+        fa->min_share, "max_share", fa->max_share, "jain", fa->jain, "min_frames",
+        (json_int_t)fa->min_frames, "max_frames", (json_int_t)fa->max_frames, "longest_stall_us",
+        (json_int_t)fa->longest_stall_us, "median_stall_us", (json_int_t)fa->median_stall_us);
+}
+
+static json_t *hint_json(const stats *st) {
+    if (st->hints == 0)
+        return json_null();
+    return json_pack("{sI sI sf sI}", "count", (json_int_t)st->hints, "healthy_backends",
+                     (json_int_t)st->last_hint.healthy_backends, "fps",
+                     st->last_hint.fps_milli / 1000.0, "queue_wait_us",
+                     (json_int_t)st->last_hint.queue_wait_us);
+}
+
+static json_t *group_json(const run *r, const group *g, double secs) {
+    const stats *st = &g->st;
+    fc_fairness fa;
+    fairness_of(r, g->first, g->spec.connections, &fa);
+    return json_pack("{ss sI sI sI sI sI sf sI sf sI so so so so}", "name", g->spec.name,
+                     "connections", (json_int_t)g->spec.connections, "inflight",
+                     (json_int_t)g->spec.inflight, "sent", (json_int_t)st->sent, "replies",
+                     (json_int_t)st->replies, "frames", (json_int_t)st->statuses.n[0],
+                     "goodput_fps", secs > 0 ? (double)st->frames_in_window / secs : 0.0, "shed",
+                     (json_int_t)st->shed, "shed_ratio", ratio(st->shed, st->replies), "superseded",
+                     (json_int_t)st->superseded, "replies_by_status", fc_status_json(&st->statuses),
+                     "latency",
+                     json_pack("{so so}", "accepted", fc_latency_json(st->accepted), "shed",
+                               fc_latency_json(st->shed_rtt)),
+                     "fairness", fairness_json(&fa), "hint", hint_json(st));
+}
+
+/* The v1.1 figures of the whole run, added to the report's top level. */
+static void add_overload_json(const run *r, json_t *j, double secs) {
+    const stats *st = &r->all;
+    fc_fairness fa;
+    fairness_of(r, 0, r->o.connections, &fa);
+    json_object_set_new(j, "session",
+                        json_pack("{sb sI sb sb}", "latest", r->o.latest, "deadline_ms",
+                                  (json_int_t)r->o.deadline_ms, "order", r->o.order, "hints",
+                                  r->o.hints));
+    json_object_set_new(j, "goodput_fps",
+                        json_real(secs > 0 ? (double)st->frames_in_window / secs : 0.0));
+    json_object_set_new(j, "shed", json_integer((json_int_t)st->shed));
+    json_object_set_new(j, "shed_ratio", json_real(ratio(st->shed, st->replies)));
+    json_object_set_new(j, "superseded", json_integer((json_int_t)st->superseded));
+    json_object_set_new(j, "fairness", fairness_json(&fa));
+    json_object_set_new(j, "hint", hint_json(st));
+    json_t *latency = json_object_get(j, "latency");
+    json_object_set_new(latency, "accepted", fc_latency_json(st->accepted));
+    json_object_set_new(latency, "shed", fc_latency_json(st->shed_rtt));
+    json_t *groups = json_array();
+    for (size_t i = 0; i < r->ngroups; i++)
+        json_array_append_new(groups, group_json(r, &r->groups[i], secs));
+    json_object_set_new(j, "groups", groups);
+}
+
 static json_t *report_json(run *r) {
     double secs = window_s(r);
     json_t *backends = json_array();
@@ -347,7 +526,7 @@ static json_t *report_json(run *r) {
     json_t *latency =
         json_pack("{so so so}", "round_trip", fc_latency_json(r->rtt), "proxy_grpc",
                   fc_latency_json(r->grpc_us), "proxy_total", fc_latency_json(r->total_us));
-    return json_pack(
+    json_t *j = json_pack(
         "{ss ss ss sI sI sI so sf ss sI sf sI sI sI sf sI sI sI sI so so so so}", "mode", "ws",
         "url", r->o.url, "subprotocol", r->subprotocol, "connections", (json_int_t)r->o.connections,
         "connections_open", (json_int_t)r->opened, "inflight", (json_int_t)r->o.inflight, "rate",
@@ -359,14 +538,49 @@ static json_t *report_json(run *r) {
         "unmatched", (json_int_t)r->unmatched, "bad_replies", (json_int_t)r->bad_replies,
         "connection_failures", (json_int_t)r->conn_failures, "replies_by_status",
         fc_status_json(&r->statuses), "latency", latency, "backends", backends, "errors", errors);
+    add_overload_json(r, j, secs);
+    return j;
+}
+
+/* The v1.1 lines for one set of connections (the run, or one group). */
+static void overload_text(const run *r, FILE *out, const stats *st, uint64_t first, uint64_t n,
+                          double secs) {
+    fc_fairness fa;
+    fairness_of(r, first, n, &fa);
+    char stall[32], median[32];
+    fc_format_us(stall, sizeof(stall), fa.longest_stall_us);
+    fc_format_us(median, sizeof(median), fa.median_stall_us);
+    fprintf(out, "  goodput      %.1f frames/s; shed %llu (%.1f%%), superseded %llu\n",
+            secs > 0 ? (double)st->frames_in_window / secs : 0.0, (unsigned long long)st->shed,
+            100.0 * ratio(st->shed, st->replies), (unsigned long long)st->superseded);
+    fc_latency_line(out, "accepted", st->accepted);
+    if (st->shed)
+        fc_latency_line(out, "shed reply", st->shed_rtt);
+    fprintf(out,
+            "  fairness     share per connection min %.1f%% max %.1f%% (fair %.1f%%), Jain %.3f; "
+            "longest stall %s, median %s\n",
+            100.0 * fa.min_share, 100.0 * fa.max_share, n ? 100.0 / (double)n : 0.0, fa.jain, stall,
+            median);
+    if (st->hints) {
+        char wait[32];
+        fc_format_us(wait, sizeof(wait), st->last_hint.queue_wait_us);
+        fprintf(out,
+                "  hint         %.1f frames/s, %u healthy backends, queue wait %s (%llu hints)\n",
+                st->last_hint.fps_milli / 1000.0, st->last_hint.healthy_backends, wait,
+                (unsigned long long)st->hints);
+    }
 }
 
 static void report_text(run *r, FILE *out) {
     double secs = window_s(r);
     char statuses[512];
     fc_status_text(&r->statuses, statuses, sizeof(statuses));
-    fprintf(out, "framebench ws %s: %llu connections (%u open) x %llu in flight, ", r->o.url,
-            (unsigned long long)r->o.connections, r->opened, (unsigned long long)r->o.inflight);
+    fprintf(out, "framebench ws %s: %llu connections (%u open) ", r->o.url,
+            (unsigned long long)r->o.connections, r->opened);
+    if (r->ngroups > 1)
+        fprintf(out, "in %zu groups, ", r->ngroups);
+    else
+        fprintf(out, "x %u in flight, ", r->groups[0].spec.inflight);
     if (r->o.rate > 0)
         fprintf(out, "open loop at %.0f req/s", r->o.rate);
     else
@@ -384,6 +598,16 @@ static void report_text(run *r, FILE *out) {
     fc_latency_line(out, "round trip", r->rtt);
     fc_latency_line(out, "proxy grpc", r->grpc_us);
     fc_latency_line(out, "proxy total", r->total_us);
+    overload_text(r, out, &r->all, 0, r->o.connections, secs);
+    for (size_t i = 0; r->ngroups > 1 && i < r->ngroups; i++) {
+        const group *g = &r->groups[i];
+        char statuses_g[512];
+        fc_status_text(&g->st.statuses, statuses_g, sizeof(statuses_g));
+        fprintf(out, "group %s: %u connections x %u in flight, %llu replies of %llu sent: %s\n",
+                g->spec.name, g->spec.connections, g->spec.inflight,
+                (unsigned long long)g->st.replies, (unsigned long long)g->st.sent, statuses_g);
+        overload_text(r, out, &g->st, g->first, g->spec.connections, secs);
+    }
     if (r->backends.n) {
         fc_table *t = fc_table_new(4);
         fc_table_cell(t, "backend");
@@ -411,6 +635,7 @@ static const char summary[] =
     "connection), or open loop at --rate requests/s with latency from the intended send time.";
 
 static int parse_flags(ws_opts *o, int argc, char **argv) {
+    const char *group_seen = NULL; /* only for --help: --group is collected below */
     fg_arg_spec specs[] = {
         {"url", FG_ARG_STRING, &o->url, 0, 0, 0, 0, "URL", "ws://HOST:PORT/PATH of the proxy"},
         {"connections", FG_ARG_UINT, &o->connections, 1, 100000, 0, 0, "N",
@@ -428,9 +653,46 @@ static int parse_flags(ws_opts *o, int argc, char **argv) {
         {"max-message", FG_ARG_UINT, &o->max_message, 1024, 1u << 30, 0, 0, "BYTES",
          "largest reply accepted"},
         {"json", FG_ARG_SWITCH, &o->json, 0, 0, 0, 0, NULL, "print the results as JSON"},
+        {"latest", FG_ARG_SWITCH, &o->latest, 0, 0, 0, 0, NULL,
+         "set flag LATEST on every request (superseding the unsent ones)"},
+        {"deadline-ms", FG_ARG_UINT, &o->deadline_ms, 0, 3600000, 0, 0, "MS",
+         "ask for this per-request deadline (?deadline_ms=); 0: the proxy's default"},
+        {"order", FG_ARG_SWITCH, &o->order, 0, 0, 0, 0, NULL,
+         "ask for in-order replies (?order=1)"},
+        {"hints", FG_ARG_SWITCH, &o->hints, 0, 0, 0, 0, NULL,
+         "ask for HINT messages (?hints=1) and report the last one"},
+        {"group", FG_ARG_STRING, &group_seen, 0, 0, 0, 0, "NAME:CONNS:INFLIGHT",
+         "a group of connections, reported on its own; repeatable; replaces --connections and "
+         "--inflight"},
     };
-    int rc = fg_args_run("framebench ws", usage, summary, specs, sizeof(specs) / sizeof(specs[0]),
-                         argc, argv, 2);
+    /* --group may be given many times: fg_args keeps the last, so collect them all first. */
+    char **rest = fg_calloc((size_t)argc + 1, sizeof(*rest));
+    int nrest = 0;
+    int rc = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *name = a[0] == '-' ? a + 1 + (a[1] == '-') : NULL;
+        if (i < 2 || !name || strncmp(name, "group", 5) != 0 || (name[5] && name[5] != '=')) {
+            rest[nrest++] = argv[i];
+            continue;
+        }
+        const char *value = name[5] == '=' ? name + 6 : (i + 1 < argc ? argv[++i] : NULL);
+        char err[200];
+        if (!value || o->ngroups == FC_GROUP_MAX) {
+            fprintf(stderr, "framebench ws: --group needs a value, at most %d groups\n",
+                    FC_GROUP_MAX);
+            rc = 2;
+        } else if (fc_group_parse(value, &o->groups[o->ngroups], err, sizeof(err)) != 0) {
+            fprintf(stderr, "framebench ws: %s\n", err);
+            rc = 2;
+        } else {
+            o->ngroups++;
+        }
+    }
+    if (rc == 0)
+        rc = fg_args_run("framebench ws", usage, summary, specs, sizeof(specs) / sizeof(specs[0]),
+                         nrest, rest, 2);
+    free(rest);
     if (rc != 0)
         return rc == FG_ARGS_HELP ? 0 : 2;
     if (!o->url) {
@@ -443,6 +705,44 @@ static int parse_flags(ws_opts *o, int argc, char **argv) {
         return 2;
     }
     return -1;
+}
+
+/* The groups (or one of --connections x --inflight), the request flags and the URL's query. */
+static int setup_groups(run *r) {
+    ws_opts *o = &r->o;
+    if (o->ngroups == 0) {
+        fc_group_spec *g = &o->groups[o->ngroups++];
+        snprintf(g->name, sizeof(g->name), "all");
+        g->connections = (uint32_t)o->connections;
+        g->inflight = (uint32_t)o->inflight;
+    }
+    r->flags = o->latest ? FC_FLAG_LATEST : 0;
+    char param[40];
+    int rc = 0;
+    if (o->deadline_ms) {
+        snprintf(param, sizeof(param), "deadline_ms=%llu", (unsigned long long)o->deadline_ms);
+        rc |= fc_url_add_query(&r->url, param);
+    }
+    if (o->order)
+        rc |= fc_url_add_query(&r->url, "order=1");
+    if (o->hints)
+        rc |= fc_url_add_query(&r->url, "hints=1");
+    if (rc != 0) {
+        fprintf(stderr, "framebench ws: the URL is too long for its session parameters\n");
+        return 2;
+    }
+    uint64_t total = 0;
+    for (size_t i = 0; i < o->ngroups; i++) {
+        group *g = &r->groups[i];
+        g->spec = o->groups[i];
+        g->first = total;
+        total += g->spec.connections;
+        stats_init(&g->st);
+    }
+    r->ngroups = o->ngroups;
+    o->connections = total;
+    stats_init(&r->all);
+    return 0;
 }
 
 int fb_ws_main(int argc, char **argv) {
@@ -465,6 +765,10 @@ int fb_ws_main(int argc, char **argv) {
     status = 1;
     if (fc_url_resolve(&r->url, &r->addr, err, sizeof(err)) != 0) {
         fprintf(stderr, "framebench ws: %s\n", err);
+        goto out_free;
+    }
+    if (setup_groups(r) != 0) {
+        status = 2;
         goto out_free;
     }
     build_request(r);
@@ -501,6 +805,9 @@ int fb_ws_main(int argc, char **argv) {
     fg_hist_free(r->rtt);
     fg_hist_free(r->grpc_us);
     fg_hist_free(r->total_us);
+    stats_free(&r->all);
+    for (size_t i = 0; i < r->ngroups; i++)
+        stats_free(&r->groups[i].st);
     for (uint64_t i = 0; r->conns && i < r->o.connections; i++)
         free(r->conns[i].slots);
     free(r->conns);

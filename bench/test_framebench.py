@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import fgproxy
 import fgtest
@@ -208,3 +210,95 @@ def test_ws_text_report(procs):
     for want in ("closed loop", "frames/s", "replies", "OK", "round trip", "proxy grpc",
                  "proxy total", "p50", "p99", "backend", addr):
         assert want in out, f"{want!r} missing from:\n{out}"
+
+
+# ----------------------------------------------------------------------------- ws, v1.1
+
+
+def start_overload_peer(procs, *flags):
+    peer = Path(__file__).resolve().parent / "overload_peer.py"
+    p = procs.start(["/usr/bin/python3", peer, *flags], name="overload-peer")
+    m = p.wait_log(fgtest.LISTEN_RE, 10)
+    return p, int(m.group(2))
+
+
+def peer_events(p, closes, timeout=5.0):
+    """The peer's JSON lines once `closes` connections have closed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = [json.loads(l) for l in p.log().splitlines() if l.startswith("{")]
+        if sum(e["event"] == "close" for e in events) >= closes:
+            return events
+        assert time.monotonic() < deadline, f"peer saw {events}"
+        time.sleep(0.05)
+
+
+def test_ws_v11_flags_groups_and_overload_figures(procs):
+    p, port = start_overload_peer(procs)
+    args = ["ws", "--url", f"ws://127.0.0.1:{port}/ws", "--latest", "--deadline-ms", 250,
+            "--order", "--hints", "--group", "flood:3:4", "--group=modest:1:1", "--duration", 1]
+    j = framebench_json(*args)
+    events = peer_events(p, 4)
+    opens = [e for e in events if e["event"] == "open"]
+    closes = [e for e in events if e["event"] == "close"]
+    assert [e["path"] for e in opens] == ["/ws?deadline_ms=250&order=1&hints=1"] * 4
+    total = {k: sum(e[k] for e in closes) for k in closes[0] if k not in ("event", "path")}
+    # Every request carried LATEST and nothing else; every reply was counted as what it was.
+    assert total["requests"] == total["latest_flags"] == j["sent"] == j["replies"]
+    assert total["other_flags"] == 0 and j["lost"] == 0 and j["bad_replies"] == 0
+    assert j["session"] == {"latest": True, "deadline_ms": 250, "order": True, "hints": True}
+    assert j["shed"] == total["shed"] == j["replies_by_status"]["RESOURCE_EXHAUSTED"] > 0
+    assert j["superseded"] == total["superseded"] == j["replies_by_status"]["CANCELLED"] > 0
+    assert j["frames"] == total["frames"] == j["latency"]["accepted"]["count"]
+    assert j["latency"]["shed"]["count"] == j["shed"]
+    assert abs(j["shed_ratio"] - j["shed"] / j["replies"]) < 1e-9
+    assert abs(j["shed_ratio"] - 0.25) < 0.05  # a quarter of the frame numbers
+    assert 0 < j["goodput_fps"] <= j["frames"] / j["duration_s"] + 1e-6
+    # Two HINTs per connection; the last one is reported, figures decoded.
+    assert j["hint"] == {"count": 8, "healthy_backends": 2, "fps": 7.25, "queue_wait_us": 123456}
+    groups = {g["name"]: g for g in j["groups"]}
+    assert list(groups) == ["flood", "modest"]
+    assert (groups["flood"]["connections"], groups["flood"]["inflight"]) == (3, 4)
+    assert (groups["modest"]["connections"], groups["modest"]["inflight"]) == (1, 1)
+    for key in ("sent", "replies", "frames", "shed", "superseded"):
+        assert groups["flood"][key] + groups["modest"][key] == j[key], key
+    assert groups["modest"]["hint"]["count"] == 2 and groups["flood"]["hint"]["count"] == 6
+    modest = groups["modest"]["fairness"]
+    assert modest["connections"] == 1 and modest["min_share"] == modest["max_share"] == 1.0
+    fair = j["fairness"]
+    assert fair["connections"] == 4
+    assert 0 < fair["min_share"] <= 0.25 <= fair["max_share"] < 1
+    assert fair["min_frames"] + fair["max_frames"] <= j["frames"]
+
+    text = framebench(*args)
+    assert text.returncode == 0, text.stderr
+    for want in ("in 2 groups", "goodput", "shed", "superseded", "accepted", "shed reply",
+                 "fairness", "Jain", "longest stall", "7.2 frames/s, 2 healthy backends",
+                 "group flood: 3 connections x 4 in flight", "group modest: 1 connections x 1"):
+        assert want in text.stdout, f"{want!r} missing from:\n{text.stdout}"
+
+
+def test_ws_stall_and_v1_defaults(procs):
+    """Without the v1.1 flags framebench sends flags 0 and a bare /ws; the longest gap between
+    two frames of one connection is its stall (the peer holds frame 5's reply 400 ms)."""
+    p, port = start_overload_peer(procs, "--stall-frame", 5, "--stall-ms", 400)
+    j = framebench_json("ws", "--url", f"ws://127.0.0.1:{port}/ws", "--duration", 1.2)
+    events = peer_events(p, 1)
+    assert [e["path"] for e in events if e["event"] == "open"] == ["/ws"]
+    close = [e for e in events if e["event"] == "close"][0]
+    assert close["latest_flags"] == close["other_flags"] == 0 and close["hints"] == 0
+    assert j["hint"] is None and j["groups"][0]["name"] == "all"
+    assert j["session"] == {"latest": False, "deadline_ms": 0, "order": False, "hints": False}
+    stall = j["fairness"]["longest_stall_us"]
+    assert 400000 <= stall < 550000, stall
+
+
+def test_ws_group_errors():
+    for bad in ("flood", "flood:0:1", "a b:1:1", "flood:1:1:1"):
+        r = framebench("ws", "--url", "ws://127.0.0.1:1/ws", "--group", bad)
+        assert r.returncode == 2 and "group" in r.stderr, (bad, r.stderr)
+    r = framebench("ws", "--url", "ws://127.0.0.1:1/ws", "--group")
+    assert r.returncode == 2 and "--group needs a value" in r.stderr
+    r = framebench("ws", "--help")
+    for flag in ("--latest", "--deadline-ms", "--order", "--hints", "--group"):
+        assert flag in r.stdout, flag

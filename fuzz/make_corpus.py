@@ -7,6 +7,7 @@ seed; the files are committed. Usage: fuzz/make_corpus.py [OUTDIR] (default: fuz
 Needs python3-h2 (HTTP/2 frames for the reply path).
 """
 
+import base64
 import os
 import struct
 import sys
@@ -254,6 +255,35 @@ def codec_seeds():
     }
 
 
+# ----------------------------------------------------------------------------- ORCA trailer
+
+
+def orca_double(num, v):
+    return varint(num << 3 | 1) + struct.pack("<d", v)
+
+
+def orca_seeds():
+    """endpoint-load-metrics-bin values: base64 of an xds.data.orca.v3.OrcaLoadReport."""
+    b64 = base64.b64encode
+    full = orca_double(1, 0.5) + orca_double(6, 58.5) + orca_double(9, 1.25)
+    others = (orca_double(2, 0.25) + pb_field(3, 0, 300) +
+              pb_field(8, 2, pb_field(1, 2, b"q") + orca_double(2, 2.0)) + orca_double(7, 1.0))
+    return {
+        "full": b64(full),
+        "full_unpadded": b64(full[:-1]).rstrip(b"="),
+        "app_only": b64(orca_double(9, 0.75)),
+        "other_fields": b64(others + orca_double(9, 0.75)),
+        "empty": b"",
+        "negative": b64(orca_double(9, -1.0)),
+        "negative_zero": b64(orca_double(1, -0.0)),
+        "nan": b64(orca_double(9, float("nan"))),
+        "cut_double": b64(orca_double(9, 1.0)[:5]),
+        "wrong_wire_type": b64(pb_field(9, 0, 5)),
+        "not_base64": b"SQAA AAAAAOg/",
+        "many_unknown": b64(pb_field(3, 0, 1) * 600),
+    }
+
+
 # ----------------------------------------------------------------------------- HTTP/1.1 heads
 
 
@@ -307,7 +337,8 @@ def http_seeds():
 def main():
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "corpus"
     for target, seeds in (("fuzz_reply", reply_seeds()), ("fuzz_ws", ws_seeds()),
-                          ("fuzz_codec", codec_seeds()), ("fuzz_http", http_seeds())):
+                          ("fuzz_codec", codec_seeds()), ("fuzz_http", http_seeds()),
+                          ("fuzz_orca", orca_seeds())):
         d = out / target
         d.mkdir(parents=True, exist_ok=True)
         for old in d.iterdir():

@@ -1,8 +1,13 @@
 // framegate browser client: sends RENDER requests over /ws, draws the frames, shows live figures,
 // per-backend shares and the proxy's /health. Wire format lives in protocol.js.
+// Real-time session (contract v1.1): every request carries LATEST, so a slow pool never builds a
+// backlog behind the newest frame; /ws?hints=1 brings HINT messages, and the page sends at the
+// hinted sustainable rate when that is below the rate the user chose. Shed (ERROR 8
+// "overloaded") and superseded (ERROR 1) replies are counted apart from errors.
 import {
-  SUBPROTOCOL, MSG_FRAME, MSG_ERROR, encodeRequest, decodeReply, toRgba, mimeType, formatName,
-  statusName, frameLogLine,
+  SUBPROTOCOL, MSG_FRAME, MSG_ERROR, MSG_HINT, FLAG_LATEST, encodeRequest, decodeReply, decodeHint,
+  messageType, isShed, isSuperseded, isFlagsRefused, adaptedFps, sessionUrl, toRgba, mimeType,
+  formatName, statusName, frameLogLine,
 } from './protocol.js';
 import { SampleWindow, RateMeter, backoffDelay, backendColor } from './stats.js';
 
@@ -39,6 +44,11 @@ const state = {
   errorsByStatus: new Map(),
   perBackend: new Map(),
   healthy: null,
+  latest: true, // cleared for this run when the proxy refuses request flags (a v1 proxy)
+  hint: null, // the last HINT: { healthyBackends, fps, queueWaitUs, ... }
+  hints: 0,
+  shed: 0,
+  superseded: 0,
 };
 const colors = new Map();
 const rtt = new SampleWindow(300);
@@ -97,8 +107,12 @@ function logEvent(text, level = 'info') {
 // ---- connection --------------------------------------------------------------------------
 
 function wsUrl() {
-  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${location.host}/ws`;
+  return sessionUrl(location.protocol, location.host);
+}
+
+// The rate the page sends at now: the user's, or the hinted one when lower.
+function sendFps() {
+  return adaptedFps(settings().fps, state.hint);
 }
 
 function setConn(text, kind) {
@@ -153,6 +167,7 @@ function start() {
     return;
   }
   state.running = true;
+  state.latest = true;
   resetFigures();
   $('toggle').textContent = 'Stop';
   $('toggle').className = 'btn btn-stop';
@@ -180,6 +195,8 @@ function stop() {
 function resetFigures() {
   state.received = state.drawn = state.skipped = state.errors = state.lost = 0;
   state.drawnByFormat = {};
+  state.shed = state.superseded = state.hints = 0;
+  state.hint = null;
   state.errorsByStatus.clear();
   state.perBackend.clear();
   state.lastError = null;
@@ -197,7 +214,7 @@ function resetFigures() {
 function scheduleSend() {
   clearTimeout(state.sendTimer);
   if (!state.running || !state.connected) return;
-  const interval = 1000 / settings().fps;
+  const interval = 1000 / sendFps();
   const now = performance.now();
   if (!(state.nextSendAt > now - interval)) state.nextSendAt = now; // after a pause: no burst
   state.sendTimer = setTimeout(() => {
@@ -217,7 +234,7 @@ function sendOne() {
   const frame = state.nextFrame++ >>> 0;
   let message;
   try {
-    message = encodeRequest({ requestId, frame, model });
+    message = encodeRequest({ requestId, frame, model, flags: state.latest ? FLAG_LATEST : 0 });
   } catch (err) {
     logEvent(`bad request: ${err.message}`, 'error');
     stop();
@@ -244,6 +261,10 @@ function expirePending() {
 function onReply(data) {
   if (typeof data === 'string') {
     logEvent('unexpected text message from the proxy', 'warn');
+    return;
+  }
+  if (messageType(data) === MSG_HINT) {
+    onHint(data);
     return;
   }
   let reply;
@@ -277,7 +298,39 @@ function onFrame(model, reply) {
   });
 }
 
+function onHint(data) {
+  let hint;
+  try {
+    hint = decodeHint(data);
+  } catch (err) {
+    logEvent(`malformed hint: ${err.message}`, 'error');
+    return;
+  }
+  const before = sendFps();
+  state.hint = hint;
+  state.hints++;
+  const after = sendFps();
+  if (Math.abs(after - before) >= 0.05 * before) {
+    logEvent(`proxy hint: ${hint.fps.toFixed(1)} frames/s sustainable, ${hint.healthyBackends} healthy backends; sending at ${after.toFixed(1)}/s`);
+    scheduleSend();
+  }
+}
+
 function onError(model, reply) {
+  if (isSuperseded(reply)) {
+    state.superseded++; // expected with LATEST: a newer frame took its place
+    return;
+  }
+  if (isShed(reply)) {
+    state.shed++;
+    logEvent('frame shed: the pool is overloaded', 'warn');
+    return;
+  }
+  if (state.latest && isFlagsRefused(reply)) {
+    state.latest = false;
+    logEvent('the proxy does not take request flags (v1): sending without LATEST', 'warn');
+    return;
+  }
   console.warn(frameLogLine(model, reply));
   state.errors++;
   const key = reply.status;
@@ -429,6 +482,12 @@ function refreshFigures(now) {
   setText('fig-skipped', String(state.skipped));
   setText('fig-errors', String(state.errors));
   $('fig-errors').classList.toggle('bad', state.errors > 0);
+  setText('fig-shed', String(state.shed));
+  $('fig-shed').classList.toggle('warn', state.shed > 0);
+  setText('fig-superseded', String(state.superseded));
+  setText('fig-hint', state.hint ? `${state.hint.fps.toFixed(1)}/s` : '–');
+  const rate = sendFps();
+  setText('fig-rate', Number.isInteger(rate) ? String(rate) : rate.toFixed(1));
 
   refreshErrorList();
 }
@@ -584,6 +643,12 @@ window.framegate = {
   get errors() { return state.errors; },
   get lastError() { return state.lastError && { ...state.lastError }; },
   get perBackend() { return Object.fromEntries(state.perBackend); },
+  get shed() { return state.shed; },
+  get superseded() { return state.superseded; },
+  get hint() { return state.hint && { ...state.hint }; },
+  get latest() { return state.latest; },
+  get sendFps() { return sendFps(); },
+  get url() { return state.ws ? state.ws.url : null; },
 };
 
 setInterval(tick, 200);

@@ -6,6 +6,17 @@ export const SUBPROTOCOL = 'framegate.v1';
 export const MSG_RENDER = 1;
 export const MSG_FRAME = 2;
 export const MSG_ERROR = 3;
+export const MSG_HINT = 4; // v1.1, only with ?hints=1
+
+// v1.1 request flag: this request supersedes the connection's requests not yet sent to a backend.
+export const FLAG_LATEST = 0x0001;
+export const HINT_LEN = 16;
+export const STATUS_CANCELLED = 1;
+export const STATUS_INVALID_ARGUMENT = 3;
+export const STATUS_RESOURCE_EXHAUSTED = 8;
+// The page never asks for fewer frames/s than this, whatever a hint says: a pool that recovers
+// must still see requests to measure (and a 0 would stop the page for good).
+export const MIN_ADAPTED_FPS = 1;
 
 export const REQUEST_HEADER_LEN = 12;
 export const REPLY_HEADER_LEN = 28;
@@ -35,18 +46,20 @@ export function formatName(format) {
   return FORMAT_NAMES[format] ?? `FORMAT_${format}`;
 }
 
-// One RENDER request: 12-byte little-endian header, model name, input bytes.
-// Throws RangeError for what the proxy would reject anyway (empty or too long model name).
-export function encodeRequest({ requestId, frame, model, input = new Uint8Array(0) }) {
+// One RENDER request: 12-byte little-endian header, model name, input bytes; flags 0 or
+// FLAG_LATEST. Throws RangeError for what the proxy would reject anyway (empty or too long model
+// name, an unknown flag).
+export function encodeRequest({ requestId, frame, model, input = new Uint8Array(0), flags = 0 }) {
   const modelBytes = utf8Encoder.encode(model);
   if (modelBytes.length < 1 || modelBytes.length > MODEL_MAX_LEN) {
     throw new RangeError(`model name must be 1..${MODEL_MAX_LEN} bytes of UTF-8`);
   }
+  if ((flags & ~FLAG_LATEST) !== 0) throw new RangeError(`unknown request flags ${flags}`);
   const out = new Uint8Array(REQUEST_HEADER_LEN + modelBytes.length + input.length);
   const view = new DataView(out.buffer);
   view.setUint8(0, MSG_RENDER);
   view.setUint8(1, modelBytes.length);
-  view.setUint16(2, 0, true);
+  view.setUint16(2, flags, true);
   view.setUint32(4, requestId >>> 0, true);
   view.setUint32(8, frame >>> 0, true);
   out.set(modelBytes, REQUEST_HEADER_LEN);
@@ -95,6 +108,56 @@ export function decodeReply(data) {
   };
   if (type === MSG_ERROR) reply.message = utf8Decoder.decode(reply.payload);
   return reply;
+}
+
+// The type byte of a message from the proxy (FRAME, ERROR or HINT); 0 when empty.
+export function messageType(data) {
+  const bytes = asBytes(data);
+  return bytes.length ? bytes[0] : 0;
+}
+
+// Decodes a HINT (v1.1): 16 bytes, type 4, u16 healthy backends at 2, u32 sustainable frames/s
+// x1000 at 4, u32 queue wait in microseconds at 8. Throws RangeError when malformed.
+export function decodeHint(data) {
+  const bytes = asBytes(data);
+  if (bytes.length !== HINT_LEN) throw new RangeError(`HINT is ${bytes.length} bytes, not ${HINT_LEN}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint8(0) !== MSG_HINT) throw new RangeError(`type ${view.getUint8(0)} is not a HINT`);
+  const fpsMilli = view.getUint32(4, true);
+  return {
+    healthyBackends: view.getUint16(2, true),
+    fpsMilli,
+    fps: fpsMilli / 1000,
+    queueWaitUs: view.getUint32(8, true),
+  };
+}
+
+// ERROR 8 "overloaded": the proxy shed the request (it could not start within its deadline).
+export function isShed(reply) {
+  return reply.type === MSG_ERROR && reply.status === STATUS_RESOURCE_EXHAUSTED && reply.message === 'overloaded';
+}
+
+// ERROR 1 CANCELLED: a later LATEST request superseded this one before it reached a backend.
+export function isSuperseded(reply) {
+  return reply.type === MSG_ERROR && reply.status === STATUS_CANCELLED;
+}
+
+// A v1 proxy refuses any request flag (ERROR 3 "flags must be 0"): the page then sends without.
+export function isFlagsRefused(reply) {
+  return reply.type === MSG_ERROR && reply.status === STATUS_INVALID_ARGUMENT && /flags/.test(reply.message);
+}
+
+// The frames/s to send at: the rate the user chose, lowered to the hinted sustainable rate when
+// there is a hint (never above the user's choice, never below MIN_ADAPTED_FPS).
+export function adaptedFps(chosenFps, hint) {
+  if (!hint || !Number.isFinite(hint.fps)) return chosenFps;
+  return Math.min(chosenFps, Math.max(MIN_ADAPTED_FPS, hint.fps));
+}
+
+// The WebSocket URL of the page's session: /ws on the page's own host, asking for HINTs.
+export function sessionUrl(pageProtocol, host) {
+  const scheme = pageProtocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${host}/ws?hints=1`;
 }
 
 // RGB24 / RGBA32 pixels as the RGBA bytes ImageData wants; null for compressed formats.

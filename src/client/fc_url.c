@@ -112,3 +112,12 @@ int fc_url_resolve(const fc_url *url, struct sockaddr_storage *out, char *err, s
     freeaddrinfo(res);
     return 0;
 }
+
+int fc_url_add_query(fc_url *url, const char *param) {
+    size_t len = strlen(url->path), plen = strlen(param);
+    if (len + 1 + plen >= sizeof(url->path))
+        return FG_ERR_TOO_BIG;
+    url->path[len] = strchr(url->path, '?') ? '&' : '?';
+    memcpy(url->path + len + 1, param, plen + 1);
+    return 0;
+}

@@ -27,6 +27,9 @@ typedef struct fc_url {
 int fc_url_parse_ws(const char *text, fc_url *out, char *err, size_t errlen);
 /* "HOST:PORT" (or "[V6]:PORT"); the port is required. path is set to "/". */
 int fc_url_parse_hostport(const char *text, fc_url *out, char *err, size_t errlen);
+/* Appends one query parameter ("name=value", as given) to url->path: "?" before the first,
+ * "&" after. 0, or FG_ERR_TOO_BIG (path left unchanged) past FC_URL_PATH_MAX. */
+int fc_url_add_query(fc_url *url, const char *param);
 /* Resolves url->host (blocking getaddrinfo: call at start-up, not on a loop in use). */
 int fc_url_resolve(const fc_url *url, struct sockaddr_storage *out, char *err, size_t errlen);
 

@@ -118,6 +118,8 @@ void fg_gcall_finish(fg_grpc_call *call, int status, const char *message, const 
         .reply = reply,
         .reply_len = reply_len,
         .not_processed = not_processed,
+        .has_orca = call->has_orca,
+        .orca = call->orca,
     };
     fg_buf *storage = &call->reader.msg;
     if (reply_len && reply == storage->data)
@@ -331,6 +333,23 @@ static int not_grpc_status(const fg_grpc_call *call, char *msg, size_t len) {
     return FG_STATUS_UNKNOWN;
 }
 
+/* A report that does not decode is ignored: load reports are optional (contract §1). */
+static void decode_orca(fg_grpc_conn *c, fg_grpc_call *call, const uint8_t *value, size_t len) {
+    if (len && len == c->orca_raw_len && memcmp(value, c->orca_raw, len) == 0) {
+        call->orca = c->orca_last;
+        call->has_orca = true;
+        return;
+    }
+    if (fg_orca_decode_header(value, len, &call->orca) < 0)
+        return;
+    call->has_orca = true;
+    if (len < sizeof c->orca_raw) {
+        memcpy(c->orca_raw, value, len);
+        c->orca_raw_len = len;
+        c->orca_last = call->orca;
+    }
+}
+
 static int on_header_callback(nghttp2_session *session, const nghttp2_frame *frame,
                               const uint8_t *name, size_t namelen, const uint8_t *value,
                               size_t valuelen, uint8_t flags, void *user_data) {
@@ -354,6 +373,8 @@ static int on_header_callback(nghttp2_session *session, const nghttp2_frame *fra
             call->grpc_message = fg_malloc(MAX_GRPC_MESSAGE + 1);
         percent_decode(call->grpc_message, value, n);
         call->has_message = true;
+    } else if (name_is(name, namelen, FG_ORCA_HEADER)) {
+        decode_orca(user_data, call, value, valuelen);
     }
     return 0;
 }

@@ -29,6 +29,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "fg_orca.h"
+
 typedef struct fg_grpc_conn fg_grpc_conn;
 typedef struct fg_grpc_call fg_grpc_call;
 
@@ -61,6 +63,10 @@ typedef struct fg_grpc_result {
      * *reply_storage = NULL and later releases it with free(). Otherwise NULL. */
     uint8_t **reply_storage;
     bool not_processed; /* the server certainly did not process the call: safe to retry */
+    /* The server's ORCA load report (trailer endpoint-load-metrics-bin, contract §1), whatever
+     * the status; has_orca is false when it sent none or none that decodes. */
+    bool has_orca;
+    fg_orca_report orca;
 } fg_grpc_result;
 
 /* res and everything it points to is valid only during the callback. The callback may start

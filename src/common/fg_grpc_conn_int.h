@@ -51,7 +51,9 @@ struct fg_grpc_call {
     uint32_t discarded;     /* body bytes of a non-gRPC reply dropped so far */
     bool has_message;       /* grpc_message holds this call's grpc-message */
     char *grpc_message;     /* MAX_GRPC_MESSAGE + 1 bytes once needed; kept for reuse */
-    fg_grpc_reader reader;  /* its storage is kept for reuse */
+    bool has_orca;          /* orca holds a decoded endpoint-load-metrics-bin */
+    fg_orca_report orca;
+    fg_grpc_reader reader; /* its storage is kept for reuse */
     size_t body_len, body_sent;
     uint8_t *body; /* prefix + message, inside data[] after the path */
     size_t cap;    /* bytes of data[] */
@@ -101,6 +103,12 @@ struct fg_grpc_conn {
     uv_write_t write_req;
     bool writing;
     char rbuf[READ_BUF_SIZE];
+
+    /* The last endpoint-load-metrics-bin value decoded on this connection and its report: a
+     * backend whose load did not change sends the same bytes, which then cost a compare. */
+    char orca_raw[FG_ORCA_ENCODED_MAX];
+    size_t orca_raw_len; /* 0: none cached */
+    fg_orca_report orca_last;
 
     int busy; /* depth inside nghttp2 (callbacks may run): defer teardown */
     bool closing;

@@ -80,6 +80,16 @@ void fs_call_on_data(fs_call *call, const uint8_t *data, size_t len) {
         fs_call_finish(call, FG_STATUS_INVALID_ARGUMENT, "more than one request message");
 }
 
+/* grpc-message and the load report, when the call has them: up to 2 entries into nv. */
+static size_t add_optional_trailers(fs_call *call, nghttp2_nv *nv) {
+    size_t n = 0;
+    if (call->message)
+        nv[n++] = (nghttp2_nv)MAKE_NV("grpc-message", call->message, strlen(call->message));
+    if (call->has_load)
+        nv[n++] = (nghttp2_nv)MAKE_NV(FG_ORCA_HEADER, call->load, (size_t)call->load_len);
+    return n;
+}
+
 static ssize_t on_data_source_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
                                    size_t length, uint32_t *data_flags, nghttp2_data_source *source,
                                    void *user_data) {
@@ -92,13 +102,11 @@ static ssize_t on_data_source_read(nghttp2_session *session, int32_t stream_id, 
     if (n == left && call->trailers_pending) {
         char status[4];
         int slen = snprintf(status, sizeof(status), "%d", call->status);
-        nghttp2_nv trailers[2] = {
-            MAKE_NV("grpc-status", status, (size_t)slen),
-            MAKE_NV("grpc-message", call->message, call->message ? strlen(call->message) : 0),
-        };
+        nghttp2_nv trailers[3] = {MAKE_NV("grpc-status", status, (size_t)slen)};
+        size_t n_trailers = 1 + add_optional_trailers(call, trailers + 1);
         *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
         call->trailers_pending = false;
-        if (nghttp2_submit_trailer(session, stream_id, trailers, call->message ? 2 : 1) != 0)
+        if (nghttp2_submit_trailer(session, stream_id, trailers, n_trailers) != 0)
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets just this stream */
     }
     return (ssize_t)n;
@@ -176,15 +184,14 @@ static void send_trailers_only(fs_call *call) {
     static const char ct[] = FG_GRPC_CONTENT_TYPE;
     char status[4];
     int slen = snprintf(status, sizeof(status), "%d", call->status);
-    nghttp2_nv hdrs[4] = {
+    nghttp2_nv hdrs[5] = {
         MAKE_NV(":status", "200", 3),
         MAKE_NV("content-type", ct, sizeof(ct) - 1),
         MAKE_NV("grpc-status", status, (size_t)slen),
-        MAKE_NV("grpc-message", call->message, call->message ? strlen(call->message) : 0),
     };
+    size_t n_hdrs = 3 + add_optional_trailers(call, hdrs + 3);
     call->headers_sent = true;
-    nghttp2_submit_response(fs_conn_session(call->conn), call->stream_id, hdrs,
-                            call->message ? 4 : 3, NULL);
+    nghttp2_submit_response(fs_conn_session(call->conn), call->stream_id, hdrs, n_hdrs, NULL);
     fs_conn_mark_dirty(call->conn);
 }
 
@@ -201,6 +208,12 @@ void fs_call_finish(fs_call *call, int status, const char *message) {
     }
     call->trailers_pending = true;
     resume(call);
+}
+
+void fs_call_set_load(fs_call *call, const fg_orca_report *load) {
+    int n = fg_orca_encode_header(load, call->load);
+    call->has_load = n >= 0; /* a negative figure (never computed) is simply not reported */
+    call->load_len = n >= 0 ? n : 0;
 }
 
 void fs_call_reject_http(fs_call *call, int http_status) {

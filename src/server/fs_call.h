@@ -21,6 +21,7 @@
 
 #include "fg_buf.h"
 #include "fg_grpc.h"
+#include "fg_orca.h"
 
 #define FS_CALL_PATH_MAX 96
 #define FS_CALL_MESSAGE_MAX 512 /* grpc-message, before percent-encoding */
@@ -49,6 +50,9 @@ struct fs_call {
     bool trailers_pending; /* finished; trailers go out once the body is drained */
     int status;
     char *message; /* percent-encoded grpc-message, or NULL */
+    bool has_load; /* load (load_len chars) goes out as endpoint-load-metrics-bin */
+    int load_len;
+    char load[FG_ORCA_ENCODED_MAX];
     fg_buf body;
     size_t body_off; /* bytes of body already handed to nghttp2 */
 
@@ -70,6 +74,8 @@ int fs_call_send_message(fs_call *call, const ProtobufCMessage *msg);
 /* Ends the call with a gRPC status and optional message (NULL for none). Only the first call
  * counts. */
 void fs_call_finish(fs_call *call, int status, const char *message);
+/* Attaches the server's load to the trailers of this call (call before fs_call_finish). */
+void fs_call_set_load(fs_call *call, const fg_orca_report *load);
 /* Answers a request that is not gRPC with a bare HTTP status (e.g. 415) and no body. */
 void fs_call_reject_http(fs_call *call, int http_status);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fg_alloc.h"
+#include "fg_clock.h"
 #include "fg_err.h"
 #include "fg_log.h"
 #include "fg_status.h"
@@ -53,6 +54,18 @@ static fs_server *server_of(const fs_call *call) {
     return fs_conn_server(call->conn);
 }
 
+/* Render and RenderBatch replies, whatever their status, carry the server's load (contract
+ * §1): the GPU's depth at the moment of the reply and the recent frame rate. */
+static void attach_load(fs_call *call) {
+    rpc_call *rc = call->rpc;
+    if (!rc || (rc->m != M_RENDER && rc->m != M_RENDER_BATCH))
+        return;
+    fs_server *srv = server_of(call);
+    size_t depth = fs_gpu_waiting(srv->gpu) + (fs_gpu_busy(srv->gpu) ? 1 : 0);
+    fg_orca_report r = fs_load_report(&srv->load, fg_now_us(), depth);
+    fs_call_set_load(call, &r);
+}
+
 static void fail(fs_call *call, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -63,6 +76,7 @@ static void fail(fs_call *call, int status, const char *fmt, ...) {
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     fg_log_debug("stream %d: %s: %s", (int)call->stream_id, fg_status_name(status), msg);
+    attach_load(call);
     fs_call_finish(call, status, msg);
 }
 
@@ -155,6 +169,8 @@ static void reply_render(rpc_call *rc, uint64_t model_us) {
     }
     if (fs_call_send_message(rc->call, &reply.base) == 0) {
         srv->frames_served++;
+        fs_load_count(&srv->load, fg_now_us(), 1);
+        attach_load(rc->call);
         fs_call_finish(rc->call, FG_STATUS_OK, NULL);
     }
 }
@@ -177,6 +193,8 @@ static void reply_batch(rpc_call *rc, uint64_t model_us) {
     batch.replies = ptrs;
     if (fs_call_send_message(rc->call, &batch.base) == 0) {
         srv->frames_served += n;
+        fs_load_count(&srv->load, fg_now_us(), n);
+        attach_load(rc->call);
         fs_call_finish(rc->call, FG_STATUS_OK, NULL);
     }
 out:

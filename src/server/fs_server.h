@@ -19,6 +19,7 @@
 #include "fs_conn.h"
 #include "fs_gpu.h"
 #include "fs_health.h"
+#include "fs_load.h"
 #include "fs_model.h"
 
 #define FS_DRAIN_MS 5000
@@ -42,6 +43,7 @@ typedef struct fs_server {
     bool stopped;
     double fail_acc; /* --fail-rate accumulator: deterministic spacing of failures */
     uint64_t frames_served;
+    fs_load load;                      /* reported in every Render/RenderBatch reply */
     uint64_t calls[FG_STATUS_MAX + 1]; /* finished calls by grpc-status */
     uint64_t cancelled;                /* calls the client reset or abandoned first */
 } fs_server;

@@ -185,6 +185,15 @@ test('the page renders frames from three backends and survives their failures', 
     await page.waitForFunction(() => window.framegate.drawn >= 60, null, { timeout: 20000, polling: 100 });
     t.diagnostic(`drawn=${await drawn(page)} after start`);
 
+    // --- v1.1 session: hints asked for on the URL, shed and superseded counted apart ---
+    // (A v1 proxy refuses the LATEST flag once; the page then sends without it and keeps going.)
+    assert.match(await page.evaluate(() => window.framegate.url), /\/ws\?hints=1$/);
+    assert.equal(await page.textContent('#fig-shed'), '0', 'nothing shed by a healthy pool');
+    assert.match(await page.textContent('#fig-superseded'), /^\d+$/);
+    assert.equal(await page.textContent('#fig-rate'), '30', 'sending at the chosen 30 frames/s');
+    assert.equal(await page.evaluate(() => window.framegate.shed), 0);
+    t.diagnostic(`latest=${await page.evaluate(() => window.framegate.latest)} superseded=${await page.evaluate(() => window.framegate.superseded)} hint=${JSON.stringify(await page.evaluate(() => window.framegate.hint))}`);
+
     // --- canvas shows real, changing pictures ---
     const first = await canvasSample(page);
     assert.ok(first.colours > 4, `canvas looks blank (${first.colours} colours)`);

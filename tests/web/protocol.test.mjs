@@ -3,8 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  SUBPROTOCOL, MSG_FRAME, MSG_ERROR, FORMAT_RGB24, FORMAT_RGBA32, FORMAT_JPEG, FORMAT_PNG,
-  encodeRequest, decodeReply, toRgba, mimeType, statusName, formatName, frameLogLine,
+  SUBPROTOCOL, MSG_FRAME, MSG_ERROR, MSG_HINT, FLAG_LATEST, MIN_ADAPTED_FPS, FORMAT_RGB24,
+  FORMAT_RGBA32, FORMAT_JPEG, FORMAT_PNG, encodeRequest, decodeReply, decodeHint, messageType,
+  isShed, isSuperseded, isFlagsRefused, adaptedFps, sessionUrl, toRgba, mimeType, statusName,
+  formatName, frameLogLine,
 } from '../../web/protocol.js';
 import { SampleWindow, RateMeter, backoffDelay, backendColor } from '../../web/stats.js';
 
@@ -199,4 +201,83 @@ test('backendColor follows the reference backend\'s port tint', () => {
   assert.equal(backendColor('127.0.0.1:50052'), 'hsl(204 78% 64%)');
   assert.notEqual(backendColor('a:50051'), backendColor('a:50052'));
   assert.equal(backendColor('no-port'), null);
+});
+
+// ---- v1.1: LATEST, HINT, shed / superseded, the adaptive rate ----------------------------
+
+test('encodeRequest puts LATEST in bit 0 of the u16 flags at offset 2, refuses other bits', () => {
+  const msg = encodeRequest({ requestId: 5, frame: 6, model: 'm', flags: FLAG_LATEST });
+  assert.equal(FLAG_LATEST, 1);
+  assert.deepEqual([...msg.subarray(0, 4)], [1, 1, 1, 0]);
+  const plain = encodeRequest({ requestId: 5, frame: 6, model: 'm' });
+  assert.deepEqual([...plain.subarray(2, 4)], [0, 0]);
+  assert.throws(() => encodeRequest({ requestId: 5, frame: 6, model: 'm', flags: 2 }), RangeError);
+  assert.throws(() => encodeRequest({ requestId: 5, frame: 6, model: 'm', flags: 0x8001 }), RangeError);
+});
+
+// A HINT built field by field as the contract's table says.
+function buildHint({ healthy = 0, fpsMilli = 0, waitUs = 0, reserved1 = 0, reserved2 = 0, type = MSG_HINT, length = 16 }) {
+  const out = Buffer.alloc(length);
+  out.writeUInt8(type, 0);
+  out.writeUInt8(reserved1, 1);
+  out.writeUInt16LE(healthy, 2);
+  out.writeUInt32LE(fpsMilli, 4);
+  out.writeUInt32LE(waitUs, 8);
+  out.writeUInt32LE(reserved2, 12);
+  return out;
+}
+
+test('decodeHint reads the 16-byte HINT, including values past 2^31', () => {
+  const hint = decodeHint(buildHint({ healthy: 3, fpsMilli: 12500, waitUs: 40000 }));
+  assert.deepEqual(hint, { healthyBackends: 3, fpsMilli: 12500, fps: 12.5, queueWaitUs: 40000 });
+  const big = decodeHint(buildHint({ healthy: 65535, fpsMilli: 0xfffffffe, waitUs: 0x80000001 }));
+  assert.equal(big.healthyBackends, 65535);
+  assert.equal(big.fpsMilli, 0xfffffffe);
+  assert.equal(big.queueWaitUs, 0x80000001);
+  // A view into a larger buffer, as a WebSocket library might hand it over.
+  const outer = Buffer.concat([Buffer.from([9, 9, 9]), buildHint({ fpsMilli: 7250 })]);
+  assert.equal(decodeHint(new Uint8Array(outer.buffer, outer.byteOffset + 3, 16)).fps, 7.25);
+});
+
+test('decodeHint rejects a wrong length or type; messageType tells the three apart', () => {
+  assert.throws(() => decodeHint(buildHint({ length: 15 })), RangeError);
+  assert.throws(() => decodeHint(Buffer.concat([buildHint({}), Buffer.from([0])])), RangeError);
+  assert.throws(() => decodeHint(buildHint({ type: MSG_FRAME })), RangeError);
+  assert.equal(messageType(buildHint({})), MSG_HINT);
+  assert.equal(messageType(buildReply({ type: MSG_ERROR })), MSG_ERROR);
+  assert.equal(messageType(new Uint8Array(0)), 0);
+  // A HINT is no reply: decodeReply refuses it.
+  assert.throws(() => decodeReply(buildHint({})), RangeError);
+});
+
+test('shed, superseded and a v1 proxy refusing flags are told apart by status and message', () => {
+  const err = (status, message) => decodeReply(buildReply({ type: MSG_ERROR, status, payload: Buffer.from(message) }));
+  assert.ok(isShed(err(8, 'overloaded')));
+  assert.ok(!isShed(err(8, 'too many requests in flight'))); // the in-flight limit is not a shed
+  assert.ok(!isShed(err(14, 'overloaded')));
+  assert.ok(isSuperseded(err(1, 'superseded')));
+  assert.ok(!isSuperseded(err(8, 'overloaded')));
+  assert.ok(isFlagsRefused(err(3, 'flags must be 0')));
+  assert.ok(!isFlagsRefused(err(3, 'model name is empty')));
+  const frame = decodeReply(buildReply({ type: MSG_FRAME, status: 0 }));
+  assert.ok(!isShed(frame) && !isSuperseded(frame) && !isFlagsRefused(frame));
+});
+
+test('adaptedFps follows the hint below the chosen rate, never above it, never below the floor', () => {
+  assert.equal(adaptedFps(30, null), 30);
+  assert.equal(adaptedFps(30, { fps: 12.5 }), 12.5);
+  assert.equal(adaptedFps(30, { fps: 45 }), 30);
+  assert.equal(adaptedFps(30, { fps: 30 }), 30);
+  assert.equal(adaptedFps(30, { fps: 0 }), MIN_ADAPTED_FPS);
+  assert.equal(adaptedFps(30, { fps: 0.2 }), MIN_ADAPTED_FPS);
+  assert.equal(adaptedFps(30, { fps: NaN }), 30);
+  assert.equal(MIN_ADAPTED_FPS, 1);
+  assert.equal(adaptedFps(1, { fps: 0 }), 1);
+  // With a decoded hint, end to end.
+  assert.equal(adaptedFps(60, decodeHint(buildHint({ fpsMilli: 23456 }))), 23.456);
+});
+
+test('sessionUrl asks for hints on the page\'s own host', () => {
+  assert.equal(sessionUrl('http:', 'localhost:8086'), 'ws://localhost:8086/ws?hints=1');
+  assert.equal(sessionUrl('https:', 'example.org'), 'wss://example.org/ws?hints=1');
 });

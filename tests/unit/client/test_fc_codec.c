@@ -18,7 +18,7 @@ static void test_request_round_trip(void **state) {
     uint8_t msg[64];
     const char *model = "sanders";
     const uint8_t input[] = {1, 2, 3, 4, 5};
-    assert_int_equal(fc_codec_write_request_header(msg, 0xA1B2C3D4u, 42, strlen(model)), 0);
+    assert_int_equal(fc_codec_write_request_header(msg, 0xA1B2C3D4u, 42, strlen(model), 0), 0);
     memcpy(msg + FG_REQUEST_HEADER_LEN, model, strlen(model));
     memcpy(msg + FG_REQUEST_HEADER_LEN + strlen(model), input, sizeof(input));
     size_t len = FG_REQUEST_HEADER_LEN + strlen(model) + sizeof(input);
@@ -41,9 +41,9 @@ static void test_request_round_trip(void **state) {
 
 static void test_request_model_bounds(void **state) {
     uint8_t msg[FG_REQUEST_HEADER_LEN];
-    assert_int_equal(fc_codec_write_request_header(msg, 1, 1, 0), FG_ERR_INVALID);
-    assert_int_equal(fc_codec_write_request_header(msg, 1, 1, 256), FG_ERR_INVALID);
-    assert_int_equal(fc_codec_write_request_header(msg, 1, 1, 255), 0);
+    assert_int_equal(fc_codec_write_request_header(msg, 1, 1, 0, 0), FG_ERR_INVALID);
+    assert_int_equal(fc_codec_write_request_header(msg, 1, 1, 256, 0), FG_ERR_INVALID);
+    assert_int_equal(fc_codec_write_request_header(msg, 1, 1, 255, 0), 0);
 }
 
 static void test_reply_round_trip(void **state) {
@@ -109,11 +109,49 @@ static void test_bad_replies(void **state) {
     assert_int_equal(fc_codec_parse_reply(msg, sizeof(msg), &rep), FG_ERR_PROTO);
 }
 
+/* LATEST is bit 0 of the u16 flags at offset 2 (contract §2); no other bit can be written. */
+static void test_request_latest_flag(void **state) {
+    uint8_t msg[FG_REQUEST_HEADER_LEN];
+    assert_int_equal(fc_codec_write_request_header(msg, 9, 10, 7, FC_FLAG_LATEST), 0);
+    assert_int_equal(msg[2], 1);
+    assert_int_equal(msg[3], 0);
+    assert_int_equal(msg[4], 9);
+    assert_int_equal(fc_codec_write_request_header(msg, 9, 10, 7, 0), 0);
+    assert_int_equal(msg[2] | msg[3], 0);
+    assert_int_equal(fc_codec_write_request_header(msg, 9, 10, 7, 2), FG_ERR_INVALID);
+    assert_int_equal(fc_codec_write_request_header(msg, 9, 10, 7, 0x8001), FG_ERR_INVALID);
+}
+
+/* HINT: type 4, reserved, u16 healthy backends, u32 frames/s x1000, u32 queue wait us, u32. */
+static void test_hint(void **state) {
+    const uint8_t msg[FC_HINT_LEN] = {4,    0,    3,    0,    0xD4, 0x30, 0, 0,
+                                      0x40, 0x9C, 0x00, 0x00, 0,    0,    0, 0};
+    fc_hint h;
+    assert_int_equal(fc_codec_parse_hint(msg, sizeof msg, &h), 0);
+    assert_int_equal(h.healthy_backends, 3);
+    assert_int_equal(h.fps_milli, 12500);
+    assert_int_equal(h.queue_wait_us, 40000);
+    assert_int_equal(fc_codec_parse_hint(msg, sizeof msg - 1, &h), FG_ERR_PROTO);
+    uint8_t longer[FC_HINT_LEN + 1] = {4};
+    assert_int_equal(fc_codec_parse_hint(longer, sizeof longer, &h), FG_ERR_PROTO);
+    uint8_t other[FC_HINT_LEN];
+    memcpy(other, msg, sizeof other);
+    other[0] = FG_MSG_FRAME;
+    assert_int_equal(fc_codec_parse_hint(other, sizeof other, &h), FG_ERR_PROTO);
+    /* A HINT is not a reply. */
+    fc_reply rep;
+    assert_int_equal(fc_codec_parse_reply(msg, sizeof msg, &rep), FG_ERR_PROTO);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request_round_trip), cmocka_unit_test(test_request_model_bounds),
-        cmocka_unit_test(test_reply_round_trip),   cmocka_unit_test(test_error_reply),
+        cmocka_unit_test(test_request_round_trip),
+        cmocka_unit_test(test_request_model_bounds),
+        cmocka_unit_test(test_reply_round_trip),
+        cmocka_unit_test(test_error_reply),
         cmocka_unit_test(test_bad_replies),
+        cmocka_unit_test(test_request_latest_flag),
+        cmocka_unit_test(test_hint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,12 +73,29 @@ static void test_resolve(void **state) {
     assert_non_null(strstr(err, "cannot resolve"));
 }
 
+static void test_add_query(void **state) {
+    fc_url u;
+    char err[200];
+    assert_int_equal(fc_url_parse_ws("ws://localhost:8086/ws", &u, err, sizeof err), 0);
+    assert_int_equal(fc_url_add_query(&u, "deadline_ms=250"), 0);
+    assert_int_equal(fc_url_add_query(&u, "hints=1"), 0);
+    assert_string_equal(u.path, "/ws?deadline_ms=250&hints=1");
+    assert_int_equal(fc_url_parse_ws("ws://localhost:8086/ws?token=x", &u, err, sizeof err), 0);
+    assert_int_equal(fc_url_add_query(&u, "order=1"), 0);
+    assert_string_equal(u.path, "/ws?token=x&order=1");
+    /* Past the path limit: refused, the path unchanged. */
+    char big[FC_URL_PATH_MAX];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(fc_url_add_query(&u, big), FG_ERR_TOO_BIG);
+    assert_string_equal(u.path, "/ws?token=x&order=1");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ws_url),
-        cmocka_unit_test(test_ws_url_bad),
-        cmocka_unit_test(test_hostport),
-        cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_ws_url),    cmocka_unit_test(test_ws_url_bad),
+        cmocka_unit_test(test_hostport),  cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_add_query),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

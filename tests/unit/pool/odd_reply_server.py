@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """An HTTP/2 (h2c) server whose replies are odd for gRPC (python3-h2), for fg_grpc_conn's reply
-mapping: error pages, foreign content-types, missing grpc-status. The reply is chosen by the
+mapping: error pages, foreign content-types, missing grpc-status, ORCA load reports. The reply is chosen by the
 last :path segment (see REPLIES); "/t/resets" answers, as a gRPC message, how many streams the
 client reset so far.
 
@@ -9,6 +9,7 @@ client reset so far.
 Binds 127.0.0.1 only; one thread per connection; stops on SIGTERM/SIGKILL.
 """
 
+import base64
 import signal
 import socket
 import struct
@@ -27,6 +28,16 @@ def grpc_frame(payload):
     return struct.pack(">BI", 0, len(payload)) + payload
 
 
+def orca(cpu, app, rps):
+    """An endpoint-load-metrics-bin value: an xds.data.orca.v3.OrcaLoadReport with fields 1
+    (cpu_utilization), 9 (application_utilization), 6 (rps_fractional), base64 unpadded."""
+    report = b"".join(bytes([num << 3 | 1]) + struct.pack("<d", v)
+                      for num, v in ((1, cpu), (9, app), (6, rps)) if v)
+    return base64.b64encode(report).decode().rstrip("=")
+
+
+GRPC_200 = [(":status", "200"), ("content-type", "application/grpc")]
+
 # name -> (headers, body, trailers or None)
 REPLIES = {
     "ok_proto": ([(":status", "200"), ("content-type", "application/grpc+proto")],
@@ -42,6 +53,14 @@ REPLIES = {
                               ("content-type", "application/grpc; charset=utf-8"),
                               ("grpc-status", "5"), ("grpc-message", "no%20such%20thing")],
                              None, None),
+    "orca_ok": (GRPC_200, grpc_frame(b"abc"),
+                [("grpc-status", "0"), ("endpoint-load-metrics-bin", orca(0.5, 1.25, 58.5))]),
+    "orca_only_app": (GRPC_200, grpc_frame(b"abc"),
+                      [("grpc-status", "0"), ("endpoint-load-metrics-bin", orca(0, 0.75, 0))]),
+    "orca_busy": (GRPC_200 + [("grpc-status", "8"), ("endpoint-load-metrics-bin", orca(0, 3.0, 7))],
+                  None, None),
+    "orca_garbage": (GRPC_200, grpc_frame(b"abc"),
+                     [("grpc-status", "0"), ("endpoint-load-metrics-bin", "not base64!")]),
 }
 
 resets = 0

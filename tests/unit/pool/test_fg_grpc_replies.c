@@ -1,7 +1,8 @@
 /*
  * fg_grpc_conn's mapping of replies that are not plain gRPC, after gRPC's "HTTP to gRPC status
  * code mapping" and PROTOCOL-HTTP2: error pages (their body discarded, bounded), 200 replies of
- * a foreign or missing content-type, a missing grpc-status, content-type parameters.
+ * a foreign or missing content-type, a missing grpc-status, content-type parameters; and the
+ * ORCA load report of the trailer endpoint-load-metrics-bin in every result.
  * argv[1]: odd_reply_server.py (python3-h2), started here on a free port and always stopped.
  */
 #include <setjmp.h>
@@ -27,6 +28,8 @@ typedef struct result {
     int status;
     char message[256];
     char reply[64];
+    bool has_orca;
+    fg_orca_report orca;
 } result;
 
 static void on_result(void *user, const fg_grpc_result *res) {
@@ -34,6 +37,8 @@ static void on_result(void *user, const fg_grpc_result *res) {
     assert_false(r->done);
     r->done = true;
     r->status = res->status;
+    r->has_orca = res->has_orca;
+    r->orca = res->orca;
     snprintf(r->message, sizeof r->message, "%s", res->message);
     size_t n = res->reply_len < sizeof r->reply - 1 ? res->reply_len : sizeof r->reply - 1;
     if (n)
@@ -104,6 +109,60 @@ static void test_odd_replies(void **state) {
     assert_int_equal(test_loop_close(&loop), 0);
 }
 
+/* Contract §1: a backend may attach its load to any reply; the proxy must work without it. */
+static void test_orca_trailer(void **state) {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fg_grpc_conn *c;
+    assert_int_equal(fg_grpc_conn_new(&loop, "127.0.0.1", peer.port, NULL, &c), 0);
+
+    result r = call(&loop, c, "orca_ok");
+    assert_int_equal(r.status, FG_STATUS_OK);
+    assert_string_equal(r.reply, "abc");
+    assert_true(r.has_orca);
+    assert_true(r.orca.cpu_utilization == 0.5);
+    assert_true(r.orca.application_utilization == 1.25);
+    assert_true(r.orca.rps_fractional == 58.5);
+
+    /* The next call reuses the finished call object: no report, none carried over. */
+    r = call(&loop, c, "ok_proto");
+    assert_int_equal(r.status, FG_STATUS_OK);
+    assert_false(r.has_orca);
+
+    r = call(&loop, c, "orca_only_app"); /* fields left out read as 0 */
+    assert_true(r.has_orca);
+    assert_true(r.orca.application_utilization == 0.75);
+    assert_true(r.orca.cpu_utilization == 0 && r.orca.rps_fractional == 0);
+
+    /* A busy backend's trailers-only RESOURCE_EXHAUSTED carries its load too. */
+    r = call(&loop, c, "orca_busy");
+    assert_int_equal(r.status, FG_STATUS_RESOURCE_EXHAUSTED);
+    assert_true(r.has_orca);
+    assert_true(r.orca.application_utilization == 3.0 && r.orca.rps_fractional == 7);
+
+    /* The connection keeps the last value it decoded: the same bytes again give the same
+     * report, other bytes are decoded afresh. */
+    r = call(&loop, c, "orca_busy");
+    assert_true(r.has_orca && r.orca.application_utilization == 3.0 && r.orca.rps_fractional == 7);
+    r = call(&loop, c, "orca_ok");
+    assert_true(r.has_orca && r.orca.application_utilization == 1.25 &&
+                r.orca.rps_fractional == 58.5);
+
+    /* A report that does not decode changes nothing else: the call is OK, without a report. */
+    r = call(&loop, c, "orca_garbage");
+    assert_int_equal(r.status, FG_STATUS_OK);
+    assert_string_equal(r.reply, "abc");
+    assert_false(r.has_orca);
+
+    r = call(&loop, c, "html_200"); /* not gRPC: no report either */
+    assert_false(r.has_orca);
+
+    bool closed = false;
+    fg_grpc_conn_close(c, test_set_flag, &closed);
+    assert_true(test_run_until(&loop, test_flag_set, &closed, 2000));
+    assert_int_equal(test_loop_close(&loop), 0);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s PATH/odd_reply_server.py\n", argv[0]);
@@ -116,6 +175,7 @@ int main(int argc, char **argv) {
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_odd_replies),
+        cmocka_unit_test(test_orca_trailer),
     };
     int rv = cmocka_run_group_tests(tests, NULL, NULL);
     test_peer_stop(&peer);
