@@ -55,7 +55,7 @@ typedef struct stats {
     uint64_t shed;       /* ERROR 8 "overloaded" */
     uint64_t superseded; /* ERROR 1 (CANCELLED "superseded") */
     uint64_t hints;
-    fc_hint last_hint;
+    fg_hint last_hint;
     fc_status_counts statuses;
     fg_hist *accepted; /* round trip of FRAME replies */
     fg_hist *shed_rtt; /* round trip of shed replies */
@@ -306,7 +306,7 @@ static void stats_reply(stats *st, const fc_reply *rep, uint64_t rtt_us, bool in
     }
 }
 
-static void stats_hint(stats *st, const fc_hint *h) {
+static void stats_hint(stats *st, const fg_hint *h) {
     st->hints++;
     st->last_hint = *h;
 }
@@ -336,8 +336,8 @@ static void on_message(fc_ws *ws, bool binary, const uint8_t *data, size_t len, 
     run *r = c->r;
     uint64_t now = fg_now_us();
     fc_reply rep;
-    fc_hint hint;
-    if (binary && len > 0 && data[0] == FC_MSG_HINT && fc_codec_parse_hint(data, len, &hint) == 0) {
+    fg_hint hint;
+    if (binary && len > 0 && data[0] == FG_MSG_HINT && fc_codec_parse_hint(data, len, &hint) == 0) {
         stats_hint(&r->all, &hint);
         stats_hint(&c->g->st, &hint);
         return;
@@ -464,9 +464,8 @@ static json_t *hint_json(const stats *st) {
     if (st->hints == 0)
         return json_null();
     return json_pack("{sI sI sf sI}", "count", (json_int_t)st->hints, "healthy_backends",
-                     (json_int_t)st->last_hint.healthy_backends, "fps",
-                     st->last_hint.fps_milli / 1000.0, "queue_wait_us",
-                     (json_int_t)st->last_hint.queue_wait_us);
+                     (json_int_t)st->last_hint.healthy, "fps", st->last_hint.fps_milli / 1000.0,
+                     "queue_wait_us", (json_int_t)st->last_hint.queue_wait_us);
 }
 
 static json_t *group_json(const run *r, const group *g, double secs) {
@@ -566,7 +565,7 @@ static void overload_text(const run *r, FILE *out, const stats *st, uint64_t fir
         fc_format_us(wait, sizeof(wait), st->last_hint.queue_wait_us);
         fprintf(out,
                 "  hint         %.1f frames/s, %u healthy backends, queue wait %s (%llu hints)\n",
-                st->last_hint.fps_milli / 1000.0, st->last_hint.healthy_backends, wait,
+                st->last_hint.fps_milli / 1000.0, st->last_hint.healthy, wait,
                 (unsigned long long)st->hints);
     }
 }
@@ -716,7 +715,7 @@ static int setup_groups(run *r) {
         g->connections = (uint32_t)o->connections;
         g->inflight = (uint32_t)o->inflight;
     }
-    r->flags = o->latest ? FC_FLAG_LATEST : 0;
+    r->flags = o->latest ? FG_FLAG_LATEST : 0;
     char param[40];
     int rc = 0;
     if (o->deadline_ms) {

@@ -20,7 +20,7 @@ static uint32_t get_u32le(const uint8_t *p) {
 
 int fc_codec_write_request_header(uint8_t out[FG_REQUEST_HEADER_LEN], uint32_t request_id,
                                   uint32_t frame, size_t model_len, uint16_t flags) {
-    if (model_len == 0 || model_len > 255 || (flags & ~FC_FLAG_LATEST))
+    if (model_len == 0 || model_len > 255 || (flags & ~FG_FLAG_LATEST))
         return FG_ERR_INVALID;
     out[0] = FG_MSG_RENDER;
     out[1] = (uint8_t)model_len;
@@ -57,10 +57,10 @@ int fc_codec_parse_reply(const uint8_t *msg, size_t len, fc_reply *out) {
     return 0;
 }
 
-int fc_codec_parse_hint(const uint8_t *msg, size_t len, fc_hint *out) {
-    if (len != FC_HINT_LEN || msg[0] != FC_MSG_HINT)
+int fc_codec_parse_hint(const uint8_t *msg, size_t len, fg_hint *out) {
+    if (len != FG_HINT_LEN || msg[0] != FG_MSG_HINT)
         return FG_ERR_PROTO;
-    out->healthy_backends = get_u16le(msg + 2);
+    out->healthy = get_u16le(msg + 2);
     out->fps_milli = get_u32le(msg + 4);
     out->queue_wait_us = get_u32le(msg + 8);
     return 0;

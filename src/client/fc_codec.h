@@ -12,13 +12,8 @@
 
 #include "fg_codec.h"
 
-/* v1.1 (contract §2): request flag bit 0 LATEST, and the proxy's HINT message. */
-#define FC_FLAG_LATEST 0x0001u
-#define FC_MSG_HINT 4
-#define FC_HINT_LEN 16
-
 /* Writes the header of a RENDER request whose model name is model_len (1..255) bytes long,
- * with flags (0 or FC_FLAG_LATEST). 0 or FG_ERR_INVALID. The model name and the input follow
+ * with flags (0 or FG_FLAG_LATEST). 0 or FG_ERR_INVALID. The model name and the input follow
  * the header in the message. */
 int fc_codec_write_request_header(uint8_t out[FG_REQUEST_HEADER_LEN], uint32_t request_id,
                                   uint32_t frame, size_t model_len, uint16_t flags);
@@ -33,14 +28,8 @@ typedef struct fc_reply {
 /* Parses a reply message. 0, or FG_ERR_PROTO (too short, unknown type, backend past the end). */
 int fc_codec_parse_reply(const uint8_t *msg, size_t len, fc_reply *out);
 
-typedef struct fc_hint {
-    uint16_t healthy_backends;
-    uint32_t fps_milli;     /* sustainable frames/s for this connection, x1000 */
-    uint32_t queue_wait_us; /* estimated queue wait of a new request */
-} fc_hint;
-
-/* Parses a HINT message: exactly FC_HINT_LEN bytes of type FC_MSG_HINT (the reserved fields
+/* Parses a HINT message: exactly FG_HINT_LEN bytes of type FG_MSG_HINT (the reserved fields
  * are not checked: a later version may use them). 0 or FG_ERR_PROTO. */
-int fc_codec_parse_hint(const uint8_t *msg, size_t len, fc_hint *out);
+int fc_codec_parse_hint(const uint8_t *msg, size_t len, fg_hint *out);
 
 #endif

@@ -61,10 +61,12 @@ struct fg_backend {
     fg_hist *latency;         /* frame call durations, microseconds */
     fg_grpc_call *check_call; /* the Check in flight, if any */
     uint64_t check_started_us;
-    fg_limit limit; /* this pool's adaptive concurrency limit and latency estimate */
-    bool no_batch;  /* answered UNIMPLEMENTED to RenderBatch: single Render calls */
-    bool removed;   /* dropped by fg_pool_set_backends: no new frames, drained, then freed */
-    bool closing;   /* its connection is closing (conn NULL) */
+    fg_limit limit;      /* this pool's adaptive concurrency limit and latency estimate */
+    bool no_batch;       /* answered UNIMPLEMENTED to RenderBatch: single Render calls */
+    double orca_util;    /* its last ORCA load report: application (else cpu) utilization */
+    uint64_t orca_at_us; /* when it came; 0: never */
+    bool removed;        /* dropped by fg_pool_set_backends: no new frames, drained, then freed */
+    bool closing;        /* its connection is closing (conn NULL) */
 };
 
 struct fg_pool {

@@ -40,6 +40,9 @@
  * is trusted this long after it was taken. */
 #define RATE_WINDOW_US 200000
 #define RATE_VALID_US 1000000
+/* A backend's load report counts this long; a utilization above the cap says no more. */
+#define ORCA_VALID_US 1000000
+#define ORCA_UTIL_MAX 16.0
 /* Scan every backend for the least-request choice up to this pool size; sample two above. */
 #define FULL_SCAN_MAX 8
 #define OVERLOADED "overloaded"
@@ -190,8 +193,22 @@ static uint64_t next_random(fg_pool *pool) {
     return pool->rng = x;
 }
 
+/* The least-request cost; a backend's own report of its load (ORCA, contract section 1),
+ * when recent, weighs it too: it also counts the work other proxies and clients gave it. */
 static double cost_of(const fg_backend *b, uint64_t now_us) {
-    return fg_limit_cost(&b->limit, (uint32_t)b->stats.in_flight, now_us);
+    double cost = fg_limit_cost(&b->limit, (uint32_t)b->stats.in_flight, now_us);
+    if (b->orca_at_us && now_us - b->orca_at_us < ORCA_VALID_US)
+        cost *= 1 + (b->orca_util < ORCA_UTIL_MAX ? b->orca_util : ORCA_UTIL_MAX);
+    return cost;
+}
+
+static void note_load(fg_backend *b, const fg_grpc_result *res, uint64_t now_us) {
+    if (!res->has_orca)
+        return;
+    double u = res->orca.application_utilization > 0 ? res->orca.application_utilization
+                                                     : res->orca.cpu_utilization;
+    b->orca_util = u;
+    b->orca_at_us = now_us;
 }
 
 /* Least request: the cheapest of all candidates on a small pool, of two random ones on a large
@@ -440,6 +457,7 @@ static void on_attempt_done(void *user, const fg_grpc_result *res) {
     uint64_t now = fg_now_us();
     call->attempt = NULL;
     call->grpc_us = (uint32_t)(now - call->attempt_start_us);
+    note_load(b, res, now);
 
     int status = res->status;
     const char *message = res->message;
@@ -481,6 +499,7 @@ static void on_batch_done(void *user, const fg_grpc_result *res) {
     fg_backend *b = att->backend;
     uint64_t now = fg_now_us();
     uint32_t us = (uint32_t)(now - att->start_us);
+    note_load(b, res, now);
     int status = res->status;
     const char *message = res->message;
     Framegate__V1__RenderBatchReply *reply = NULL;

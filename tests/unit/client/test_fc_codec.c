@@ -112,7 +112,7 @@ static void test_bad_replies(void **state) {
 /* LATEST is bit 0 of the u16 flags at offset 2 (contract §2); no other bit can be written. */
 static void test_request_latest_flag(void **state) {
     uint8_t msg[FG_REQUEST_HEADER_LEN];
-    assert_int_equal(fc_codec_write_request_header(msg, 9, 10, 7, FC_FLAG_LATEST), 0);
+    assert_int_equal(fc_codec_write_request_header(msg, 9, 10, 7, FG_FLAG_LATEST), 0);
     assert_int_equal(msg[2], 1);
     assert_int_equal(msg[3], 0);
     assert_int_equal(msg[4], 9);
@@ -124,17 +124,17 @@ static void test_request_latest_flag(void **state) {
 
 /* HINT: type 4, reserved, u16 healthy backends, u32 frames/s x1000, u32 queue wait us, u32. */
 static void test_hint(void **state) {
-    const uint8_t msg[FC_HINT_LEN] = {4,    0,    3,    0,    0xD4, 0x30, 0, 0,
+    const uint8_t msg[FG_HINT_LEN] = {4,    0,    3,    0,    0xD4, 0x30, 0, 0,
                                       0x40, 0x9C, 0x00, 0x00, 0,    0,    0, 0};
-    fc_hint h;
+    fg_hint h;
     assert_int_equal(fc_codec_parse_hint(msg, sizeof msg, &h), 0);
-    assert_int_equal(h.healthy_backends, 3);
+    assert_int_equal(h.healthy, 3);
     assert_int_equal(h.fps_milli, 12500);
     assert_int_equal(h.queue_wait_us, 40000);
     assert_int_equal(fc_codec_parse_hint(msg, sizeof msg - 1, &h), FG_ERR_PROTO);
-    uint8_t longer[FC_HINT_LEN + 1] = {4};
+    uint8_t longer[FG_HINT_LEN + 1] = {4};
     assert_int_equal(fc_codec_parse_hint(longer, sizeof longer, &h), FG_ERR_PROTO);
-    uint8_t other[FC_HINT_LEN];
+    uint8_t other[FG_HINT_LEN];
     memcpy(other, msg, sizeof other);
     other[0] = FG_MSG_FRAME;
     assert_int_equal(fc_codec_parse_hint(other, sizeof other, &h), FG_ERR_PROTO);
