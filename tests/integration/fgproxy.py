@@ -604,16 +604,18 @@ class module_group(fgtest.ProcessGroup):
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
-            self.stop_all()
-            if self._session.testsfailed > self._failed_before:
+            problems = self.stop_all()
+            if self._session.testsfailed > self._failed_before or problems:
                 self.dump_logs()
-            # As the procs fixture: a sanitizer report in any log fails (the ASan build).
+            # As the procs fixture: an exit status other than the expected one, or a sanitizer
+            # report in any log (the ASan build), fails.
             reports = self.sanitizer_reports()
             if reports:
-                super().__exit__(None, None, None)
+                problems.append("sanitizer report(s):\n" + "\n".join(reports))
+            if problems:
                 import pytest
 
-                pytest.fail("sanitizer report(s):\n" + "\n".join(reports), pytrace=False)
+                pytest.fail("\n".join(problems), pytrace=False)
         return super().__exit__(exc_type, exc, tb)
 
 
