@@ -1,13 +1,12 @@
 /*
- * fg_stats: the counters (relaxed atomics, shared by worker threads) and their two renderings.
- * Every metric comes from one X-macro list (FG_STATS_GLOBAL in fg_stats.h, FG_STATS_BACKEND in
+ * fg_stats: the two renderings of every metric (the counters live in fg_counters). Every metric
+ * comes from one X-macro list (FG_STATS_GLOBAL in fg_counters.h, FG_STATS_BACKEND in
  * fg_backend.h), so /health and /metrics cannot drift apart.
  */
 #include "fg_stats.h"
 
 #include <jansson.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,42 +17,6 @@
 #include "fg_status.h"
 
 #define PREFIX "framegate_"
-
-/* Prometheus buckets (microseconds), shared by the request and backend latency histograms. */
-static const uint64_t bucket_us[] = {500,    1000,   2500,   5000,    10000,   25000,   50000,
-                                     100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
-#define NBUCKETS (sizeof bucket_us / sizeof bucket_us[0])
-
-static _Atomic int64_t global_stats[FG_STAT__COUNT];
-static _Atomic uint64_t replies[FG_STATUS_MAX + 2]; /* last: codes outside 0..16 */
-static _Atomic uint64_t duration_buckets[NBUCKETS];
-static _Atomic uint64_t duration_count;
-static _Atomic uint64_t duration_sum_us;
-
-void fg_stats_add(fg_stat_id id, int64_t delta) {
-    atomic_fetch_add_explicit(&global_stats[id], delta, memory_order_relaxed);
-}
-
-uint64_t fg_stats_get(fg_stat_id id) {
-    int64_t v = atomic_load_explicit(&global_stats[id], memory_order_relaxed);
-    return v < 0 ? 0 : (uint64_t)v;
-}
-
-void fg_stats_reply(int status) {
-    size_t i = status >= 0 && status <= FG_STATUS_MAX ? (size_t)status : FG_STATUS_MAX + 1;
-    atomic_fetch_add_explicit(&replies[i], 1, memory_order_relaxed);
-}
-
-void fg_stats_observe_total_us(uint64_t us) {
-    for (size_t i = 0; i < NBUCKETS; i++) {
-        if (us <= bucket_us[i]) {
-            atomic_fetch_add_explicit(&duration_buckets[i], 1, memory_order_relaxed);
-            break;
-        }
-    }
-    atomic_fetch_add_explicit(&duration_count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&duration_sum_us, us, memory_order_relaxed);
-}
 
 /* ---- /health ---- */
 
@@ -160,8 +123,7 @@ static void escape_label(char *dst, size_t cap, const char *src) {
 static void render_globals(prom *p) {
 #define FG_STATS_PROM(kind, name, help)                                                            \
     emit_header(p, #name, FG_STATS_TYPE_##kind, help);                                             \
-    emit(p, PREFIX "%s %lld\n", #name,                                                             \
-         (long long)atomic_load_explicit(&global_stats[FG_STAT_##name], memory_order_relaxed));
+    emit(p, PREFIX "%s %lld\n", #name, (long long)fg_stats_get(FG_STAT_##name));
 #define FG_STATS_TYPE_COUNTER "counter"
 #define FG_STATS_TYPE_GAUGE "gauge"
     FG_STATS_GLOBAL(FG_STATS_PROM)
@@ -169,7 +131,7 @@ static void render_globals(prom *p) {
 
     emit_header(p, "replies_total", "counter", "Replies sent to clients, by gRPC status");
     for (int i = 0; i <= FG_STATUS_MAX + 1; i++) {
-        uint64_t v = atomic_load_explicit(&replies[i], memory_order_relaxed);
+        uint64_t v = fg_stats_replies(i);
         if (v || i == 0)
             emit(p, PREFIX "replies_total{status=\"%s\"} %llu\n",
                  i <= FG_STATUS_MAX ? fg_status_name(i) : "OTHER", (unsigned long long)v);
@@ -178,15 +140,14 @@ static void render_globals(prom *p) {
     const char *hname = "request_duration_seconds";
     emit_header(p, hname, "histogram", "Time from request received to reply queued, in the proxy");
     uint64_t cum = 0;
-    for (size_t i = 0; i < NBUCKETS; i++) {
-        cum += atomic_load_explicit(&duration_buckets[i], memory_order_relaxed);
-        emit(p, PREFIX "%s_bucket{le=\"%g\"} %llu\n", hname, (double)bucket_us[i] / 1e6,
+    for (size_t i = 0; i < FG_STATS_NBUCKETS; i++) {
+        cum += fg_stats_duration_bucket(i);
+        emit(p, PREFIX "%s_bucket{le=\"%g\"} %llu\n", hname, (double)fg_stats_bucket_us[i] / 1e6,
              (unsigned long long)cum);
     }
-    uint64_t count = atomic_load_explicit(&duration_count, memory_order_relaxed);
+    uint64_t count = fg_stats_duration_count();
     emit(p, PREFIX "%s_bucket{le=\"+Inf\"} %llu\n", hname, (unsigned long long)count);
-    emit(p, PREFIX "%s_sum %.6f\n", hname,
-         (double)atomic_load_explicit(&duration_sum_us, memory_order_relaxed) / 1e6);
+    emit(p, PREFIX "%s_sum %.6f\n", hname, (double)fg_stats_duration_sum_us() / 1e6);
     emit(p, PREFIX "%s_count %llu\n", hname, (unsigned long long)count);
 }
 
@@ -227,9 +188,10 @@ static void render_backends(prom *p, const fg_pool *pool) {
         const fg_backend *b = fg_pool_backend(pool, i);
         const fg_hist *h = lat[i];
         escape_label(label, sizeof label, fg_backend_address(b));
-        for (size_t k = 0; k < NBUCKETS; k++)
+        for (size_t k = 0; k < FG_STATS_NBUCKETS; k++)
             emit(p, PREFIX "%s_bucket{backend=\"%s\",le=\"%g\"} %llu\n", hname, label,
-                 (double)bucket_us[k] / 1e6, (unsigned long long)fg_hist_count_le(h, bucket_us[k]));
+                 (double)fg_stats_bucket_us[k] / 1e6,
+                 (unsigned long long)fg_hist_count_le(h, fg_stats_bucket_us[k]));
         emit(p, PREFIX "%s_bucket{backend=\"%s\",le=\"+Inf\"} %llu\n", hname, label,
              (unsigned long long)fg_hist_count(h));
         emit(p, PREFIX "%s_sum{backend=\"%s\"} %.6f\n", hname, label, (double)fg_hist_sum(h) / 1e6);
