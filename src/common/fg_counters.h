@@ -29,7 +29,8 @@
     X(COUNTER, http_head_too_large_total, "Request heads over the size or header limit (431)")     \
     X(COUNTER, ws_forbidden_total, "WebSocket upgrades refused for their Origin (403)")            \
     X(COUNTER, ws_unauthorized_total, "WebSocket upgrades without the --auth-token (401)")         \
-    X(COUNTER, ws_keepalive_closes_total, "WebSocket sessions closed for not answering a ping")
+    X(COUNTER, ws_keepalive_closes_total, "WebSocket sessions closed for not answering a ping")    \
+    X(COUNTER, log_lines_dropped_total, "Per-frame log lines dropped: stdout did not keep up")
 
 typedef enum fg_stat_id {
 #define FG_STATS_ENUM(kind, name, help) FG_STAT_##name,
