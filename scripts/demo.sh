@@ -27,7 +27,9 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 scripts/start-backends.sh "$n" "$port"
-build/src/proxy/framegate --start-port "$port" --num-servers "$n" --ws-port "$ws_port" &
+# In its own session: Ctrl-C reaches only this script, whose cleanup then sends framegate one
+# SIGTERM, the graceful drain (a second signal, the terminal's SIGINT plus ours, means "exit now").
+setsid build/src/proxy/framegate --start-port "$port" --num-servers "$n" --ws-port "$ws_port" &
 proxy_pid=$!
 echo "framegate demo: open http://localhost:$ws_port/  (Ctrl-C to stop)"
 wait "$proxy_pid"
