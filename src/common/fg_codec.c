@@ -3,74 +3,22 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "fg_bytes.h"
 #include "fg_err.h"
-
-static uint32_t get_u32le(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_u16le(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32le(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
+#include "fg_utf8.h"
 
 /*
  * The model name becomes a protobuf string, which backends (grpcio, grpc-js) reject when it is
- * not UTF-8: that would look like a backend fault, so it is refused here as the request's fault.
- * Strict RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF.
+ * not UTF-8: that would look like a backend fault, so it is refused here as the request's fault
+ * (fg_utf8_valid: strict RFC 3629).
  */
-static bool is_utf8(const uint8_t *s, size_t len) {
-    size_t i = 0;
-    while (i < len) {
-        uint8_t c = s[i];
-        size_t n;
-        uint8_t lo = 0x80, hi = 0xBF;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else {
-            return false;
-        }
-        if (len - i - 1 < n)
-            return false;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return false;
-        for (size_t k = 2; k <= n; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
-                return false;
-        i += n + 1;
-    }
-    return true;
-}
-
 int fg_codec_parse_request(const uint8_t *msg, size_t len, fg_render_request *req,
                            const char **why) {
     memset(req, 0, sizeof(*req));
     if (len >= 8)
-        req->request_id = get_u32le(msg + 4);
+        req->request_id = fg_get_u32le(msg + 4);
     if (len >= FG_REQUEST_HEADER_LEN)
-        req->frame = get_u32le(msg + 8);
+        req->frame = fg_get_u32le(msg + 8);
     if (len < FG_REQUEST_HEADER_LEN) {
         *why = "message shorter than the 12-byte header";
         return FG_ERR_INVALID;
@@ -93,7 +41,7 @@ int fg_codec_parse_request(const uint8_t *msg, size_t len, fg_render_request *re
         return FG_ERR_INVALID;
     }
     const uint8_t *model = msg + FG_REQUEST_HEADER_LEN;
-    if (!is_utf8(model, model_len)) {
+    if (!fg_utf8_valid(model, model_len)) {
         *why = "model name is not UTF-8";
         return FG_ERR_INVALID;
     }
@@ -108,14 +56,14 @@ int fg_codec_parse_request(const uint8_t *msg, size_t len, fg_render_request *re
 void fg_codec_write_reply_header(uint8_t out[FG_REPLY_HEADER_LEN], const fg_reply_header *h) {
     out[0] = h->type;
     out[1] = h->backend_len;
-    put_u16le(out + 2, h->status);
-    put_u32le(out + 4, h->request_id);
-    put_u32le(out + 8, h->frame);
-    put_u32le(out + 12, h->grpc_us);
-    put_u32le(out + 16, h->total_us);
-    put_u16le(out + 20, h->width);
-    put_u16le(out + 22, h->height);
+    fg_put_u16le(out + 2, h->status);
+    fg_put_u32le(out + 4, h->request_id);
+    fg_put_u32le(out + 8, h->frame);
+    fg_put_u32le(out + 12, h->grpc_us);
+    fg_put_u32le(out + 16, h->total_us);
+    fg_put_u16le(out + 20, h->width);
+    fg_put_u16le(out + 22, h->height);
     out[24] = h->format;
     out[25] = h->attempts;
-    put_u16le(out + 26, 0);
+    fg_put_u16le(out + 26, 0);
 }
