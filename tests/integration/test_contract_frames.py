@@ -13,7 +13,10 @@ import fgtest
 from fgproxy import (
     FRAME,
     Client,
+    backend_entry,
     describe,
+    frames_served,
+    get_health,
     raw_http,
     start_framegate,
     wait_proxy_health,
@@ -85,3 +88,36 @@ def test_ipv6_backend(procs):
         replies = c.run(6, inflight=3)
     for r in replies:
         assert r.type == FRAME and r.backend == addr, describe(r)
+
+
+def test_frameserver_queue_full_is_retried_elsewhere_and_not_a_fault(procs):
+    # A: one frame running and one waiting at most (--queue-max 1), the rest RESOURCE_EXHAUSTED.
+    # B: room for everything. 10 frames at once: what A refuses is retried on B.
+    busy_proc, busy = fgtest.serving_frameserver(procs, "--infer-ms", "300", "--queue-max", "1")
+    roomy_proc, roomy = fgtest.serving_frameserver(procs, "--infer-ms", "50")
+    gate, port = start_framegate(procs, [busy, roomy], "--log-frames", "off", "--retries", "1",
+                                 "--unhealthy-after", "1", "--timeout-ms", "5000")
+    wait_proxy_health(port, lambda h: h["healthy_count"] == 2, what="2 healthy backends")
+    with Client(port) as c:
+        replies = c.run(10, inflight=10)
+    for r in replies:
+        assert r.type == FRAME, describe(r)
+    retried = [r for r in replies if r.attempts == 2]
+    assert all(r.attempts in (1, 2) for r in replies)
+    assert all(r.backend == roomy for r in retried), [describe(r) for r in retried]
+    _, h = get_health(port)
+    e_busy, e_roomy = backend_entry(h, busy), backend_entry(h, roomy)
+    assert e_busy["healthy"] and e_busy["error_count"] == 0, e_busy
+    assert e_roomy["error_count"] == 0, e_roomy
+    # total_requests counts every call: the refused ones too.
+    assert e_busy["total_requests"] + e_roomy["total_requests"] == sum(r.attempts for r in replies)
+    assert gate.stop() == 0
+    served_busy, served_roomy = frames_served(busy_proc), frames_served(roomy_proc)
+    refused = re.search(r"RESOURCE_EXHAUSTED=(\d+)", busy_proc.log())
+    refused = int(refused.group(1)) if refused else 0
+    print(f"QUEUE-MAX: busy served {served_busy}, refused {refused}; roomy served {served_roomy}; "
+          f"retried {len(retried)}")
+    assert refused >= 1, "the busy frameserver never refused a frame: the row was not exercised"
+    assert served_busy == e_busy["total_requests"] - refused
+    assert refused == len(retried), "each refused frame is retried exactly once"
+    assert served_busy + served_roomy == 10, "a frame was rendered twice or not at all"
