@@ -9,7 +9,7 @@
 #   FG_SKIP_ASAN=1 FG_FUZZ_SECONDS=0 scripts/test.sh   opt out of the sanitizer build and
 #                              fuzzing (printed as NOT RUN; CI sets neither)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
 
 scripts/deps.sh test || { echo "deps: install failed"; exit 1; }

@@ -121,7 +121,10 @@ def parse_reply(msg):
     blen = h[1]
     assert len(msg) >= 28 + blen, f"reply backend_len {blen} past the end"
     backend = bytes(msg[28 : 28 + blen]).decode()
-    return Reply(*h, backend, bytes(msg[28 + blen :]))
+    r = Reply(*h, backend, bytes(msg[28 + blen :]))
+    # Contract section 2: grpc_us is the last backend call, inside the request's total_us.
+    assert r.grpc_us <= r.total_us, f"grpc_us {r.grpc_us} > total_us {r.total_us} (request {r.request_id})"
+    return r
 
 
 def describe(r):
