@@ -19,12 +19,19 @@ const SHOT_DIR = path.join(BUILD_DIR || tmpdir(), 'web-screenshots');
 const FRAME_LINE = /^✅ sanders frame (\d+) \[([^\]]+)\]: gRPC=\d+ms total=\d+ms size=\d+ bytes$/;
 
 const children = new Set();
+// Every process started, for the exit check at the end: framegate and frameserver must exit 0 on
+// SIGTERM (a crash, another status, or a SIGKILL after the grace fails the test), except those
+// a test killed on purpose.
+const started = [];
+const STOP_GRACE_MS = 20000; // drain (5 s) and, in a sanitizer build, LeakSanitizer's report
 
 // Starts a program and resolves once a line of its output matches `ready` (the match is returned).
 function startProcess(name, file, args, ready, timeoutMs = 15000) {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
+    started.push(child);
+    child.expectExit = 0;
     child.label = name;
     child.output = '';
     let done = false;
@@ -61,17 +68,30 @@ function startFrameserver(port = 0, format = 'rgb24') {
     /frameserver listening on 127\.0\.0\.1:(\d+)/);
 }
 
-async function stopProcess(child, signal = 'SIGTERM', graceMs = 3000) {
+async function stopProcess(child, signal = 'SIGTERM', graceMs = STOP_GRACE_MS) {
+  if (signal === 'SIGKILL') child.expectExit = null; // killed on purpose: no status to check
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  const timer = setTimeout(() => {
+    child.hung = true;
+    child.kill('SIGKILL');
+  }, graceMs);
   await exited;
   clearTimeout(timer);
 }
 
+// Stops what still runs with SIGTERM; returns what went wrong at exit, for every process started.
 async function stopAll() {
-  await Promise.all([...children].map((child) => stopProcess(child, 'SIGKILL')));
+  await Promise.all([...children].map((child) => stopProcess(child)));
+  const problems = [];
+  for (const child of started) {
+    if (child.hung) problems.push(`${child.label}: still running ${STOP_GRACE_MS} ms after SIGTERM (SIGKILLed)`);
+    else if (child.expectExit !== null && child.exitCode !== child.expectExit) {
+      problems.push(`${child.label}: exited ${child.exitCode ?? child.signalCode}, expected ${child.expectExit}`);
+    }
+  }
+  return problems;
 }
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
@@ -129,6 +149,7 @@ test('the page renders frames from three backends and survives their failures', 
   mkdirSync(SHOT_DIR, { recursive: true });
   const profile = mkdtempSync(path.join(tmpdir(), 'fg-chromium-'));
   let browser;
+  let failed = false;
   const consoleLines = [];
   const consoleErrors = [];
   const pageErrors = [];
@@ -239,11 +260,16 @@ test('the page renders frames from three backends and survives their failures', 
     assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was not reloaded');
     assert.deepEqual(pageErrors, [], 'uncaught page errors');
   } catch (err) {
+    failed = true;
     for (const child of children) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
     throw err;
   } finally {
     if (browser) await browser.close().catch(() => {});
-    await stopAll();
+    const problems = await stopAll();
     rmSync(profile, { recursive: true, force: true });
+    if (problems.length && !failed) {
+      for (const child of started) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
+      assert.fail(`process exit:\n${problems.join('\n')}`);
+    }
   }
 });
