@@ -1,5 +1,5 @@
 /*
- * fuzz_codec: the client's 12-byte RENDER request header (src/common/fg_codec). The fuzz input
+ * fuzz_codec: the client's 12-byte RENDER request header (src/wire/fg_codec). The fuzz input
  * is one whole WebSocket binary message, as the session hands it to the parser.
  *
  * An abort() here is a bug: a request accepted whose model or input points outside the message,

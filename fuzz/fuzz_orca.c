@@ -1,5 +1,5 @@
 /*
- * fuzz_orca: the ORCA trailer decoder (src/common/fg_orca). The fuzz input is one
+ * fuzz_orca: the ORCA trailer decoder (src/grpc/fg_orca). The fuzz input is one
  * `endpoint-load-metrics-bin` value as it arrives in a backend's trailers.
  *
  * An abort() here is a bug: a value over FG_ORCA_MAX_HEADER accepted, a value with a character

@@ -17,16 +17,32 @@ fi
 targets=${*:-$(cd "$build" && meson introspect --targets | /usr/bin/python3 -c '
 import json, sys
 print(" ".join(sorted(t["name"] for t in json.load(sys.stdin) if t["name"].startswith("fuzz_"))))')}
-for t in $targets; do ninja -C "$build" "fuzz/$t" >/dev/null || { ninja -C "$build" "fuzz/$t"; exit 1; }; done
+[ -n "$targets" ] || { echo "fuzz: no targets found in $build"; exit 1; }
+# A target that does not build gets a FAILED line (scripts/test_summary.py wants one line per
+# target) and the others still run.
+built=
+unbuilt=
+status=0
+for t in $targets; do
+    if ninja -C "$build" "fuzz/$t" >"$build/$t.build.log" 2>&1; then
+        built="$built $t"
+    else
+        cat "$build/$t.build.log"
+        unbuilt="$unbuilt $t"
+        status=1
+    fi
+done
 
 # Work copies of the corpus: new inputs the fuzzer finds stay out of the committed seeds.
 work="$build/fuzz-work"
 mkdir -p "$work"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
-status=0
 printf '%-12s %10s %8s %6s  %s\n' target execs exec/s cov result
-for t in $targets; do
+for t in ${unbuilt:-}; do
+    printf '%-12s %10s %8s %6s  %s\n' "$t" - - - "FAILED (build, log $build/$t.build.log)"
+done
+for t in $built; do
     corpus="$work/$t"
     mkdir -p "$corpus" "$work/$t-crashes"
     cp -n "$src/fuzz/corpus/$t/"* "$corpus/" 2>/dev/null || true

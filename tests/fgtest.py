@@ -16,8 +16,10 @@ What it provides:
 - Ports: ``free_port()`` and ``free_port_range(n)`` on 127.0.0.1.
 - Processes: ``ProcessGroup`` (a context manager; also the ``procs`` fixture) starts
   processes with stdout+stderr captured to a log file, and stops every one of them
-  (SIGTERM, then SIGKILL after a grace period) when the block or test ends, even on failure.
-  With the ``procs`` fixture, a sanitizer report (ASan/LSan/UBSan) in any log fails the test.
+  (SIGTERM, then SIGKILL after STOP_GRACE_S) when the block or test ends, even on failure.
+  framegate and frameserver must then exit 0 (``start(..., expect_exit=)`` for others): a
+  crash, another status, or a SIGKILL after the grace fails the test, as does a sanitizer
+  report (ASan/LSan/UBSan) in any log (``procs`` fixture, ``with ProcessGroup()``).
   ``Proc.wait_log(regex)`` waits for a log line; ``Proc.stop()`` returns the exit code.
 - Waiting: ``wait_tcp(host, port)``, ``wait_health(addr, want="SERVING")`` via grpcio.
 - Protobuf/gRPC stubs: ``protos()`` (also the ``pb`` fixture) generates Python modules for
@@ -52,7 +54,12 @@ FRAMESERVER = "src/server/frameserver"
 # The line frameserver logs once it is bound (issue 2 section 2).
 LISTEN_RE = re.compile(r"listening on (\S+):(\d+)")
 
-STOP_GRACE_S = 6.0  # frameserver drains its queue for up to 5 s on SIGTERM
+# SIGTERM -> exit: framegate and frameserver drain for up to 5 s (--drain-ms, frameserver's
+# queue), then an ASan build runs LeakSanitizer, which takes seconds on a big heap. A process
+# still alive after this is a hang (and SIGKILL would lose LeakSanitizer's report): a failure.
+STOP_GRACE_S = 20.0
+# The programs whose exit status on SIGTERM is checked by default (0 expected).
+CHECKED_PROGRAMS = ("framegate", "frameserver")
 # What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print in a process's log.
 SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error: |SUMMARY: \w+Sanitizer")
 
@@ -118,11 +125,17 @@ def free_port_range(n, low=PORT_LOW, high=PORT_HIGH):
 
 
 class Proc:
-    """A started process whose stdout and stderr go to one log file."""
+    """A started process whose stdout and stderr go to one log file.
 
-    def __init__(self, args, log_path, env=None, cwd=None):
+    `expect_exit`: the exit status the process must end with when the group stops it
+    (SIGTERM), or None to leave it to the test. A process that dies on its own with another
+    status, or has to be SIGKILLed after the grace period, is reported by exit_problem()."""
+
+    def __init__(self, args, log_path, env=None, cwd=None, expect_exit=None):
         self.args = [str(a) for a in args]
         self.log_path = Path(log_path)
+        self.expect_exit = expect_exit
+        self.killed_after = None  # grace seconds, if stop() had to SIGKILL it
         self._log = open(self.log_path, "wb")
         self.popen = subprocess.Popen(
             self.args,
@@ -166,6 +179,9 @@ class Proc:
             time.sleep(0.02)
 
     def signal(self, sig):
+        """Send `sig`. A SIGKILL is the test's own doing: its exit status is not checked."""
+        if sig == signal.SIGKILL:
+            self.expect_exit = None
         if self.alive():
             self.popen.send_signal(sig)
 
@@ -174,16 +190,32 @@ class Proc:
         return self.popen.wait(timeout)
 
     def stop(self, grace=STOP_GRACE_S):
-        """SIGTERM, then SIGKILL after `grace` seconds; returns the exit code."""
+        """SIGTERM, then SIGKILL after `grace` seconds (recorded: exit_problem() reports it);
+        returns the exit code."""
         if self.alive():
             self.popen.send_signal(signal.SIGTERM)
             try:
                 self.popen.wait(grace)
             except subprocess.TimeoutExpired:
+                self.killed_after = grace
                 self.popen.kill()
                 self.popen.wait()
         self._log.close()
         return self.popen.returncode
+
+    def exit_problem(self):
+        """None when the process ended as expected, else what went wrong (after stop())."""
+        name = Path(self.args[0]).name
+        if self.killed_after is not None:
+            return (
+                f"{name} (pid {self.pid}) still running {self.killed_after:.0f}s after SIGTERM: "
+                f"SIGKILLed (a hang at drain; a sanitizer report would be lost); log {self.log_path}"
+            )
+        rc = self.popen.returncode
+        if self.expect_exit is not None and rc != self.expect_exit:
+            how = f"killed by signal {-rc}" if rc is not None and rc < 0 else f"exit status {rc}"
+            return f"{name} (pid {self.pid}) ended with {how}, expected {self.expect_exit}; log {self.log_path}"
+        return None
 
 
 class ProcessGroup:
@@ -198,19 +230,31 @@ class ProcessGroup:
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="fgtest-"))
         self.procs = []
 
-    def start(self, args, name=None, env=None, cwd=None):
+    def start(self, args, name=None, env=None, cwd=None, expect_exit="default"):
+        """Start a process. `expect_exit`: its exit status when stopped; by default 0 for
+        framegate and frameserver (also under a wrapper such as valgrind), None (unchecked)
+        for anything else."""
         name = name or Path(str(args[0])).name
+        if expect_exit == "default":
+            programs = {Path(str(a)).name for a in args}
+            expect_exit = 0 if programs & set(CHECKED_PROGRAMS) else None
         log = self.log_dir / f"{name}-{len(self.procs)}.log"
-        p = Proc(args, log, env=env, cwd=cwd)
+        p = Proc(args, log, env=env, cwd=cwd, expect_exit=expect_exit)
         self.procs.append(p)
         return p
 
     def stop_all(self):
+        """Stop every process (newest first); returns exit_problems()."""
         for p in reversed(self.procs):
             try:
                 p.stop()
             except Exception as e:  # keep stopping the others
                 print(f"fgtest: stopping {p.args[0]}: {e}", file=sys.stderr)
+        return self.exit_problems()
+
+    def exit_problems(self):
+        """What went wrong at exit: a crash, a non-zero status, a SIGKILL after the grace."""
+        return [m for m in (p.exit_problem() for p in self.procs) if m]
 
     def sanitizer_reports(self):
         """Log excerpts of every sanitizer report (ASan, LSan, UBSan) in the started processes."""
@@ -231,11 +275,13 @@ class ProcessGroup:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        self.stop_all()
-        if exc_type is not None:
+        problems = self.stop_all()
+        if exc_type is not None or problems:
             self.dump_logs()
         elif self._own_dir:
             shutil.rmtree(self.log_dir, ignore_errors=True)
+        if exc_type is None and problems:
+            raise AssertionError("process exit:\n" + "\n".join(problems))
         return False
 
 
@@ -248,13 +294,15 @@ def procs(tmp_path, request):
     undefined behaviour in the servers the black-box tests drive."""
     group = ProcessGroup(tmp_path)
     yield group
-    group.stop_all()
+    problems = group.stop_all()
     rep = getattr(request.node, "rep_call", None)
-    if rep is None or rep.failed:
+    if rep is None or rep.failed or problems:
         group.dump_logs()
     reports = group.sanitizer_reports()
     if reports:
-        pytest.fail("sanitizer report(s):\n" + "\n".join(reports), pytrace=False)
+        problems.append("sanitizer report(s):\n" + "\n".join(reports))
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
 
 
 class ClosedOnExit:
@@ -379,11 +427,42 @@ def pcm_tone(samples=800, amplitude=20000, period=40):
     return struct.pack(f"<{samples}h", *vals)
 
 
+def declared_skips(path=None):
+    """{test id: reason} of tests/declared-skips.txt (env FG_DECLARED_SKIPS overrides the path):
+    the only tests allowed to skip, each with its reason given in advance."""
+    path = Path(path or os.environ.get("FG_DECLARED_SKIPS") or source_dir() / "tests" / "declared-skips.txt")
+    out = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            tid, sep, reason = (x.strip() for x in line.partition("|"))
+            if sep and tid and reason:
+                out[tid] = reason
+    return out
+
+
+def test_id(item):
+    """A pytest item's id relative to the source root: tests/DIR/test_x.py::test_name[param]."""
+    try:
+        rel = Path(item.path).resolve().relative_to(source_dir().resolve())
+    except ValueError:
+        rel = Path(item.path).name
+    return f"{rel}::{item.name}"
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Keeps each phase's report on the test item, so `procs` knows whether the test failed.
+    """Keeps each phase's report on the test item, so `procs` knows whether the test failed,
+    and turns a skip into a failure unless the test is in tests/declared-skips.txt (a skip
+    would otherwise pass the meson test that runs this file).
 
     A conftest.py enables it with `from fgtest import pytest_runtest_makereport`."""
     outcome = yield
     rep = outcome.get_result()
+    if rep.skipped and not hasattr(rep, "wasxfail"):
+        tid = test_id(item)
+        if tid not in declared_skips():
+            reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+            rep.outcome = "failed"
+            rep.longrepr = f"{tid}: skipped without a declared reason ({reason}); tests/declared-skips.txt lists the allowed skips"
     setattr(item, "rep_" + rep.when, rep)

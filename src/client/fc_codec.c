@@ -1,22 +1,8 @@
 /* fc_codec: client side of the WebSocket message formats (little-endian, contract section 2). */
 #include "fc_codec.h"
 
+#include "fg_bytes.h"
 #include "fg_err.h"
-
-static void put_u32le(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint16_t get_u16le(const uint8_t *p) {
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get_u32le(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 int fc_codec_write_request_header(uint8_t out[FG_REQUEST_HEADER_LEN], uint32_t request_id,
                                   uint32_t frame, size_t model_len, uint16_t flags) {
@@ -24,10 +10,9 @@ int fc_codec_write_request_header(uint8_t out[FG_REQUEST_HEADER_LEN], uint32_t r
         return FG_ERR_INVALID;
     out[0] = FG_MSG_RENDER;
     out[1] = (uint8_t)model_len;
-    out[2] = (uint8_t)flags;
-    out[3] = (uint8_t)(flags >> 8);
-    put_u32le(out + 4, request_id);
-    put_u32le(out + 8, frame);
+    fg_put_u16le(out + 2, flags);
+    fg_put_u32le(out + 4, request_id);
+    fg_put_u32le(out + 8, frame);
     return 0;
 }
 
@@ -39,13 +24,13 @@ int fc_codec_parse_reply(const uint8_t *msg, size_t len, fc_reply *out) {
     if (h->type != FG_MSG_FRAME && h->type != FG_MSG_ERROR)
         return FG_ERR_PROTO;
     h->backend_len = msg[1];
-    h->status = get_u16le(msg + 2);
-    h->request_id = get_u32le(msg + 4);
-    h->frame = get_u32le(msg + 8);
-    h->grpc_us = get_u32le(msg + 12);
-    h->total_us = get_u32le(msg + 16);
-    h->width = get_u16le(msg + 20);
-    h->height = get_u16le(msg + 22);
+    h->status = fg_get_u16le(msg + 2);
+    h->request_id = fg_get_u32le(msg + 4);
+    h->frame = fg_get_u32le(msg + 8);
+    h->grpc_us = fg_get_u32le(msg + 12);
+    h->total_us = fg_get_u32le(msg + 16);
+    h->width = fg_get_u16le(msg + 20);
+    h->height = fg_get_u16le(msg + 22);
     h->format = msg[24];
     h->attempts = msg[25];
     size_t rest = len - FG_REPLY_HEADER_LEN;
@@ -60,8 +45,8 @@ int fc_codec_parse_reply(const uint8_t *msg, size_t len, fc_reply *out) {
 int fc_codec_parse_hint(const uint8_t *msg, size_t len, fg_hint *out) {
     if (len != FG_HINT_LEN || msg[0] != FG_MSG_HINT)
         return FG_ERR_PROTO;
-    out->healthy = get_u16le(msg + 2);
-    out->fps_milli = get_u32le(msg + 4);
-    out->queue_wait_us = get_u32le(msg + 8);
+    out->healthy = fg_get_u16le(msg + 2);
+    out->fps_milli = fg_get_u32le(msg + 4);
+    out->queue_wait_us = fg_get_u32le(msg + 8);
     return 0;
 }

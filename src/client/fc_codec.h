@@ -1,7 +1,7 @@
 /*
  * fc_codec: the client's half of the WebSocket messages of the wire contract: writes the 12-byte
  * RENDER request header and parses the 28-byte FRAME/ERROR reply. The proxy's half is
- * src/common/fg_codec (whose types and sizes this reuses); the tests check one against the other.
+ * src/wire/fg_codec (whose types and sizes this reuses); the tests check one against the other.
  * Pure functions over caller-owned bytes.
  */
 #ifndef FC_CODEC_H

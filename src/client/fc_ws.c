@@ -482,10 +482,6 @@ void fc_ws_free(fc_ws *ws) {
         release(ws);
 }
 
-bool fc_ws_is_open(const fc_ws *ws) {
-    return ws->state == WS_OPEN;
-}
-
 const char *fc_ws_error(const fc_ws *ws) {
     return ws->error;
 }

@@ -55,7 +55,6 @@ int fc_ws_send_opcode(fc_ws *ws, uint8_t opcode, const void *data, size_t len);
 int fc_ws_close(fc_ws *ws, uint16_t code);
 void fc_ws_free(fc_ws *ws);
 
-bool fc_ws_is_open(const fc_ws *ws);
 /* What went wrong, for the user; "" while all is well. */
 const char *fc_ws_error(const fc_ws *ws);
 /* The subprotocol the server selected, "" for none. */

@@ -9,7 +9,7 @@
 
 #include "fg_alloc.h"
 #include "fg_err.h"
-#include "fg_stats.h"
+#include "fg_counters.h"
 #include "fg_web.h"
 #include "fg_ws_accept.h"
 

@@ -8,6 +8,7 @@
 #include "fg_clock.h"
 #include "fg_codec.h"
 #include "fg_err.h"
+#include "fg_logw.h"
 #include "fg_stats.h"
 #include "fg_status.h"
 
@@ -74,15 +75,15 @@ static void log_reply(const reply *r, uint64_t total_us) {
     int model_len = r->model_len ? (int)r->model_len : 1;
     const char *backend = r->backend ? r->backend : "-";
     if (r->type == FG_MSG_FRAME)
-        printf("\xE2\x9C\x85 %.*s frame %u [%s]: gRPC=%ums total=%ums size=%zu bytes\n", model_len,
-               model, r->frame, backend, r->grpc_us / 1000, (unsigned)(total_us / 1000),
-               r->payload_len);
+        fg_logw_printf("\xE2\x9C\x85 %.*s frame %u [%s]: gRPC=%ums total=%ums size=%zu bytes\n",
+                       model_len, model, r->frame, backend, r->grpc_us / 1000,
+                       (unsigned)(total_us / 1000), r->payload_len);
     else
-        printf("\xE2\x9D\x8C %.*s frame %u [%s]: %s %.*s (status=%d attempts=%u gRPC=%ums "
-               "total=%ums)\n",
-               model_len, model, r->frame, backend, fg_status_name(r->status), (int)r->payload_len,
-               (const char *)r->payload, r->status, r->attempts, r->grpc_us / 1000,
-               (unsigned)(total_us / 1000));
+        fg_logw_printf("\xE2\x9D\x8C %.*s frame %u [%s]: %s %.*s (status=%d attempts=%u gRPC=%ums "
+                       "total=%ums)\n",
+                       model_len, model, r->frame, backend, fg_status_name(r->status),
+                       (int)r->payload_len, (const char *)r->payload, r->status, r->attempts,
+                       r->grpc_us / 1000, (unsigned)(total_us / 1000));
 }
 
 /* ---- HINT ---- */

@@ -7,6 +7,7 @@
 
 #include "fg_alloc.h"
 #include "fg_err.h"
+#include "fg_utf8.h"
 #include "fg_wsin.h"
 
 /* The bytes of a message: data[0..head_len), then tail[0..len - head_len) (inside block). */
@@ -83,39 +84,6 @@ static ssize_t send_callback(wslay_event_context_ptr ctx, const uint8_t *data, s
     return (ssize_t)len;
 }
 
-/* RFC 3629 UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static bool utf8_valid(const uint8_t *s, size_t len) {
-    size_t i = 0;
-    while (i < len) {
-        uint8_t c = s[i];
-        size_t n;
-        uint32_t cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            n = 1, cp = c & 0x1F, min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 2, cp = c & 0x0F, min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return false;
-        }
-        if (len - i <= n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += n + 1;
-    }
-    return true;
-}
-
 static void on_frame_recv_start_callback(wslay_event_context_ptr ctx,
                                          const struct wslay_event_on_frame_recv_start_arg *arg,
                                          void *user_data) {
@@ -135,7 +103,7 @@ static void on_msg_recv_callback(wslay_event_context_ptr ctx,
          * it when the frame arrives in small reads) pass it and are ours to refuse. */
         ws->peer_close_bad =
             arg->msg_length == 1 ||
-            (arg->msg_length > 2 && !utf8_valid(arg->msg + 2, arg->msg_length - 2));
+            (arg->msg_length > 2 && !fg_utf8_valid(arg->msg + 2, arg->msg_length - 2));
         if (!ws->peer_close_bad)
             ws->closing = true; /* wslay echoes the close */
         return;

@@ -7,6 +7,7 @@
 #include "fg_alloc.h"
 #include "fg_clock.h"
 #include "fg_err.h"
+#include "fg_hostport.h"
 #include "fg_log.h"
 #include "fg_stats.h"
 #include "fg_status.h"
@@ -15,25 +16,11 @@
 #define HEALTH_CHECK_PATH "/grpc.health.v1.Health/Check"
 
 int fg_backend_parse_address(const char *addr, char **host, uint16_t *port) {
-    const char *colon = strrchr(addr, ':');
-    if (!colon || colon == addr || colon[1] == '\0')
+    const char *h;
+    size_t hlen;
+    if (fg_hostport_split(addr, strlen(addr), &h, &hlen, port) < 0)
         return FG_ERR_INVALID;
-    char *end;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (*end != '\0' || p == 0 || p > 65535)
-        return FG_ERR_INVALID;
-    const char *h = addr;
-    size_t hlen = (size_t)(colon - addr);
-    if (h[0] == '[') {
-        if (hlen < 3 || h[hlen - 1] != ']')
-            return FG_ERR_INVALID;
-        h++;
-        hlen -= 2;
-    } else if (memchr(h, ':', hlen)) {
-        return FG_ERR_INVALID; /* a bare IPv6 address needs brackets */
-    }
     *host = fg_strndup(h, hlen);
-    *port = (uint16_t)p;
     return 0;
 }
 

@@ -1,13 +1,12 @@
 /*
- * fg_stats: the counters (relaxed atomics, shared by worker threads) and their two renderings.
- * Every metric comes from one X-macro list (FG_STATS_GLOBAL in fg_stats.h, FG_STATS_BACKEND in
+ * fg_stats: the two renderings of every metric (the counters live in fg_counters). Every metric
+ * comes from one X-macro list (FG_STATS_GLOBAL in fg_counters.h, FG_STATS_BACKEND in
  * fg_backend.h), so /health and /metrics cannot drift apart.
  */
 #include "fg_stats.h"
 
 #include <jansson.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,64 +17,6 @@
 #include "fg_status.h"
 
 #define PREFIX "framegate_"
-
-/* Prometheus buckets (microseconds), shared by the request and backend latency histograms. */
-static const uint64_t bucket_us[] = {500,    1000,   2500,   5000,    10000,   25000,   50000,
-                                     100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
-#define NBUCKETS (sizeof bucket_us / sizeof bucket_us[0])
-
-static _Atomic int64_t global_stats[FG_STAT__COUNT];
-static _Atomic uint64_t replies[FG_STATUS_MAX + 2]; /* last: codes outside 0..16 */
-/* A histogram of relaxed atomics: buckets[i] counts values <= bounds[i] (and above the one
- * before), the rest only count and sum. */
-typedef struct hist {
-    const uint64_t *bounds;
-    size_t nb;
-    _Atomic uint64_t buckets[NBUCKETS];
-    _Atomic uint64_t count;
-    _Atomic uint64_t sum;
-} hist;
-
-static const uint64_t batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
-static hist durations = {.bounds = bucket_us, .nb = NBUCKETS};
-static hist batches = {.bounds = batch_bounds, .nb = sizeof batch_bounds / sizeof batch_bounds[0]};
-
-static void hist_observe(hist *h, uint64_t v) {
-    for (size_t i = 0; i < h->nb; i++) {
-        if (v <= h->bounds[i]) {
-            atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
-            break;
-        }
-    }
-    atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&h->sum, v, memory_order_relaxed);
-}
-
-void fg_stats_add(fg_stat_id id, int64_t delta) {
-    atomic_fetch_add_explicit(&global_stats[id], delta, memory_order_relaxed);
-}
-
-void fg_stats_set(fg_stat_id id, int64_t value) {
-    atomic_store_explicit(&global_stats[id], value, memory_order_relaxed);
-}
-
-uint64_t fg_stats_get(fg_stat_id id) {
-    int64_t v = atomic_load_explicit(&global_stats[id], memory_order_relaxed);
-    return v < 0 ? 0 : (uint64_t)v;
-}
-
-void fg_stats_reply(int status) {
-    size_t i = status >= 0 && status <= FG_STATUS_MAX ? (size_t)status : FG_STATUS_MAX + 1;
-    atomic_fetch_add_explicit(&replies[i], 1, memory_order_relaxed);
-}
-
-void fg_stats_observe_total_us(uint64_t us) {
-    hist_observe(&durations, us);
-}
-
-void fg_stats_observe_batch(size_t frames) {
-    hist_observe(&batches, frames);
-}
 
 /* ---- /health ---- */
 
@@ -165,19 +106,21 @@ static void emit_header(prom *p, const char *name, const char *type, const char 
     emit(p, "# HELP " PREFIX "%s %s\n# TYPE " PREFIX "%s %s\n", name, help, name, type);
 }
 
-/* A histogram whose values are rendered divided by scale (microseconds to seconds: 1e6). */
-static void emit_hist(prom *p, const char *name, const char *help, hist *h, double scale) {
+/* A histogram of fg_counters whose bounds and sum are rendered divided by scale (microseconds
+ * as seconds: 1e6). */
+static void emit_hist(prom *p, fg_hist_id id, const char *name, const char *help, double scale) {
     emit_header(p, name, "histogram", help);
+    const uint64_t *bounds;
+    size_t n = fg_stats_hist_bounds(id, &bounds);
     uint64_t cum = 0;
-    for (size_t i = 0; i < h->nb; i++) {
-        cum += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
-        emit(p, PREFIX "%s_bucket{le=\"%g\"} %llu\n", name, (double)h->bounds[i] / scale,
+    for (size_t i = 0; i < n; i++) {
+        cum += fg_stats_hist_bucket(id, i);
+        emit(p, PREFIX "%s_bucket{le=\"%g\"} %llu\n", name, (double)bounds[i] / scale,
              (unsigned long long)cum);
     }
-    uint64_t count = atomic_load_explicit(&h->count, memory_order_relaxed);
+    uint64_t count = fg_stats_hist_count(id);
     emit(p, PREFIX "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)count);
-    emit(p, PREFIX "%s_sum %.6f\n", name,
-         (double)atomic_load_explicit(&h->sum, memory_order_relaxed) / scale);
+    emit(p, PREFIX "%s_sum %.6f\n", name, (double)fg_stats_hist_sum(id) / scale);
     emit(p, PREFIX "%s_count %llu\n", name, (unsigned long long)count);
 }
 
@@ -201,8 +144,7 @@ static void escape_label(char *dst, size_t cap, const char *src) {
 static void render_globals(prom *p) {
 #define FG_STATS_PROM(kind, name, help)                                                            \
     emit_header(p, #name, FG_STATS_TYPE_##kind, help);                                             \
-    emit(p, PREFIX "%s %lld\n", #name,                                                             \
-         (long long)atomic_load_explicit(&global_stats[FG_STAT_##name], memory_order_relaxed));
+    emit(p, PREFIX "%s %lld\n", #name, (long long)fg_stats_get(FG_STAT_##name));
 #define FG_STATS_TYPE_COUNTER "counter"
 #define FG_STATS_TYPE_GAUGE "gauge"
     FG_STATS_GLOBAL(FG_STATS_PROM)
@@ -210,15 +152,15 @@ static void render_globals(prom *p) {
 
     emit_header(p, "replies_total", "counter", "Replies sent to clients, by gRPC status");
     for (int i = 0; i <= FG_STATUS_MAX + 1; i++) {
-        uint64_t v = atomic_load_explicit(&replies[i], memory_order_relaxed);
+        uint64_t v = fg_stats_replies(i);
         if (v || i == 0)
             emit(p, PREFIX "replies_total{status=\"%s\"} %llu\n",
                  i <= FG_STATUS_MAX ? fg_status_name(i) : "OTHER", (unsigned long long)v);
     }
 
-    emit_hist(p, "request_duration_seconds",
-              "Time from request received to reply queued, in the proxy", &durations, 1e6);
-    emit_hist(p, "batch_size", "Frames per backend call (1: a single Render)", &batches, 1);
+#define FG_STATS_HIST_EMIT(id, name, help, bounds, scale) emit_hist(p, FG_HIST_##id, name, help, scale);
+    FG_STATS_HISTS(FG_STATS_HIST_EMIT)
+#undef FG_STATS_HIST_EMIT
 }
 
 static void render_backends(prom *p, const fg_pool *pool) {
@@ -258,9 +200,10 @@ static void render_backends(prom *p, const fg_pool *pool) {
         const fg_backend *b = fg_pool_backend(pool, i);
         const fg_hist *h = lat[i];
         escape_label(label, sizeof label, fg_backend_address(b));
-        for (size_t k = 0; k < NBUCKETS; k++)
+        for (size_t k = 0; k < FG_STATS_NBUCKETS; k++)
             emit(p, PREFIX "%s_bucket{backend=\"%s\",le=\"%g\"} %llu\n", hname, label,
-                 (double)bucket_us[k] / 1e6, (unsigned long long)fg_hist_count_le(h, bucket_us[k]));
+                 (double)fg_stats_bucket_us[k] / 1e6,
+                 (unsigned long long)fg_hist_count_le(h, fg_stats_bucket_us[k]));
         emit(p, PREFIX "%s_bucket{backend=\"%s\",le=\"+Inf\"} %llu\n", hname, label,
              (unsigned long long)fg_hist_count(h));
         emit(p, PREFIX "%s_sum{backend=\"%s\"} %.6f\n", hname, label, (double)fg_hist_sum(h) / 1e6);

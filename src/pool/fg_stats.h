@@ -1,9 +1,8 @@
 /*
  * fg_stats: every metric of the proxy, listed once, rendered to /health JSON and /metrics.
  *
- * FG_STATS_GLOBAL lists the process-wide counters and gauges: (kind, name, help). The name is
- * the Prometheus name after the "framegate_" prefix. Counters are updated with relaxed atomics
- * so worker threads can share them without locks.
+ * FG_STATS_GLOBAL (fg_counters.h, below the pool and the front end) lists the process-wide
+ * counters and gauges; they are updated with relaxed atomics by any worker thread.
  *
  * Per-backend metrics (FG_STATS_BACKEND in fg_backend.h: total_requests, error_count, in_flight,
  * consecutive_faults, health_checks) are kept in each backend and rendered from their own list the
@@ -16,58 +15,8 @@
 #include <stdint.h>
 
 #include "fg_buf.h"
+#include "fg_counters.h"
 #include "fg_pool.h"
-
-#define FG_STATS_GLOBAL(X)                                                                         \
-    X(COUNTER, connections_total, "Client connections accepted")                                   \
-    X(GAUGE, connections_open, "Client connections open")                                          \
-    X(COUNTER, connections_rejected_total, "Client connections refused over --max-connections")    \
-    X(COUNTER, http_requests_total, "Plain HTTP requests answered")                                \
-    X(COUNTER, ws_sessions_total, "WebSocket sessions upgraded")                                   \
-    X(GAUGE, ws_sessions_open, "WebSocket sessions open")                                          \
-    X(COUNTER, frame_requests_total, "Frame requests received over WebSocket")                     \
-    X(COUNTER, frame_retries_total, "Backend attempts beyond the first")                           \
-    X(GAUGE, queue_length, "Frames waiting in the proxy for a backend")                            \
-    X(COUNTER, frames_shed_total,                                                                  \
-      "Frames answered RESOURCE_EXHAUSTED overloaded: they could not be answered in time")         \
-    X(COUNTER, frames_shed_memory_total,                                                           \
-      "Frames shed for a client not reading while --max-buffered reply memory was in use")         \
-    X(COUNTER, frames_superseded_total, "Frames answered CANCELLED superseded by a LATEST frame")  \
-    X(GAUGE, buffered_reply_bytes, "Reply bytes waiting for clients to read them")                 \
-    X(COUNTER, hints_sent_total, "HINT messages sent")                                             \
-    X(COUNTER, ejections_fault_total, "Backends taken out for frame call faults")                  \
-    X(COUNTER, ejections_timeout_total, "Backends taken out for timeouts while otherwise idle")    \
-    X(COUNTER, ejections_health_check_total, "Backends taken out by a failed health check")        \
-    X(COUNTER, ejections_connection_total, "Backends taken out by a failed connection")            \
-    X(COUNTER, client_bytes_in_total, "Bytes read from clients")                                   \
-    X(COUNTER, client_bytes_out_total, "Bytes written to clients")                                 \
-    X(COUNTER, http_timeouts_total, "Request heads not complete in --header-timeout-ms (408)")     \
-    X(COUNTER, http_head_too_large_total, "Request heads over the size or header limit (431)")     \
-    X(COUNTER, ws_forbidden_total, "WebSocket upgrades refused for their Origin (403)")            \
-    X(COUNTER, ws_unauthorized_total, "WebSocket upgrades without the --auth-token (401)")         \
-    X(COUNTER, ws_keepalive_closes_total, "WebSocket sessions closed for not answering a ping")    \
-    X(COUNTER, backend_connect_failures_total, "Backend connections that failed or were lost")     \
-    X(COUNTER, dns_resolutions_total, "DNS discovery rounds completed")                            \
-    X(COUNTER, dns_errors_total, "DNS targets that failed in a round (their backends were kept)")  \
-    X(COUNTER, dns_changes_total, "DNS discovery rounds that changed the backend list")
-
-typedef enum fg_stat_id {
-#define FG_STATS_ENUM(kind, name, help) FG_STAT_##name,
-    FG_STATS_GLOBAL(FG_STATS_ENUM)
-#undef FG_STATS_ENUM
-        FG_STAT__COUNT
-} fg_stat_id;
-
-void fg_stats_add(fg_stat_id id, int64_t delta);
-uint64_t fg_stats_get(fg_stat_id id);
-/* For a gauge read from elsewhere just before rendering. */
-void fg_stats_set(fg_stat_id id, int64_t value);
-/* One reply sent to a client, by gRPC status (0 = FRAME): framegate_replies_total{status=...}. */
-void fg_stats_reply(int status);
-/* One backend call's frames, for the framegate_batch_size histogram (1: a single Render). */
-void fg_stats_observe_batch(size_t frames);
-/* A reply's proxy-side total time, for the framegate_request_duration_seconds histogram. */
-void fg_stats_observe_total_us(uint64_t us);
 
 /* /health body (exactly the contract's shape, plus extra per-backend fields) and its HTTP
  * status (200 when any backend is healthy, else 503). 0, or FG_ERR_TOO_BIG if out is full. */

@@ -8,6 +8,7 @@
 #include "fg_alloc.h"
 #include "fg_args.h"
 #include "fg_err.h"
+#include "fg_hostport.h"
 #include "fg_pool.h"
 
 #define MIN_MESSAGE 16
@@ -143,29 +144,6 @@ int fg_config_parse_size(const char *s, uint64_t *out) {
     return FG_ERR_INVALID;
 }
 
-/* "host:port" or "[v6]:port" with a port in 1..65535. */
-static bool valid_address(const char *a, size_t len) {
-    const char *colon = NULL;
-    for (size_t i = 0; i < len; i++)
-        if (a[i] == ':')
-            colon = a + i;
-    if (!colon || colon == a || (size_t)(colon - a) + 1 >= len)
-        return false;
-    if (a[0] == '[' && colon[-1] != ']')
-        return false;
-    if (a[0] != '[' && memchr(a, ':', (size_t)(colon - a)))
-        return false; /* a bare IPv6 address needs brackets */
-    unsigned port = 0;
-    for (const char *p = colon + 1; p < a + len; p++) {
-        if (*p < '0' || *p > '9')
-            return false;
-        port = port * 10 + (unsigned)(*p - '0');
-        if (port > 65535)
-            return false;
-    }
-    return port > 0;
-}
-
 static void add_addr(char ***list, size_t *n, const char *a, size_t len) {
     *list = fg_realloc(*list, (*n + 1) * sizeof(char *));
     (*list)[(*n)++] = fg_strndup(a, len);
@@ -182,7 +160,7 @@ static int add_entry(char ***list, size_t *n, const char *b, const char *e, cons
         b++;
     while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
         e--;
-    if (!valid_address(b, (size_t)(e - b))) {
+    if (fg_hostport_split(b, (size_t)(e - b), NULL, NULL, NULL) < 0) {
         snprintf(err, errlen, "%s: '%.*s' is not host:port", what, (int)(e - b), b);
         return FG_ERR_INVALID;
     }

@@ -24,6 +24,7 @@
 #include "fg_discovery.h"
 #include "fg_err.h"
 #include "fg_log.h"
+#include "fg_logw.h"
 #include "fg_pool.h"
 #include "fg_stats.h"
 #include "fg_worker.h"
@@ -60,6 +61,7 @@ static void on_worker_stopped(uv_async_t *handle) {
     uv_close((uv_handle_t *)&p->sigint, NULL);
     uv_close((uv_handle_t *)&p->sigterm, NULL);
     uv_close((uv_handle_t *)&p->sighup, NULL);
+    fg_logw_detach();
 }
 
 static void stop_workers(proxy *p) {
@@ -232,6 +234,8 @@ static int start(proxy *p) {
     uv_signal_start(&p->sigint, on_signal, SIGINT);
     uv_signal_start(&p->sigterm, on_signal, SIGTERM);
     uv_signal_start(&p->sighup, on_sighup, SIGHUP);
+    /* Per-frame lines go through fg_logw; this loop writes what waits while no new line comes. */
+    fg_logw_attach(&p->loop);
     int status = build_workers(p);
     if (status == 0 && p->cfg.ndns)
         status = start_discovery(p); /* a bad --dns-servers is refused before the banner */
@@ -279,6 +283,10 @@ int main(int argc, char **argv) {
     free(p.workers);
     fg_pool_shared_release(p.shared);
     fg_config_free(&p.cfg);
+    size_t unwritten = fg_logw_drain(500);
+    if (unwritten || fg_logw_dropped())
+        fg_log_warn("per-frame log: %llu lines dropped, %zu bytes not written (stdout too slow)",
+                    (unsigned long long)fg_logw_dropped(), unwritten);
     if (status == 0)
         fg_log_info("stopped");
     return status;

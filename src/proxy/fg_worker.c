@@ -7,10 +7,8 @@
 
 #include "fg_alloc.h"
 #include "fg_front.h"
+#include "fg_grpc_conn.h"
 #include "fg_log.h"
-
-#define MAX_REPLY_BYTES (4u * 1024 * 1024)
-#define MAX_BACKEND_QUEUE 1024
 
 /* A backend list on its way to a worker. */
 typedef struct reload_msg {
@@ -90,8 +88,8 @@ static fg_pool_config pool_config(const fg_worker_config *wc) {
         .unhealthy_after = (uint32_t)c->unhealthy_after,
         .healthy_after = (uint32_t)c->healthy_after,
         .health_interval_ms = (uint32_t)c->health_interval_ms,
-        .max_reply_bytes = MAX_REPLY_BYTES,
-        .max_queue = MAX_BACKEND_QUEUE,
+        .max_reply_bytes = FG_GRPC_MAX_REPLY_DEFAULT,
+        .max_queue = FG_GRPC_MAX_QUEUE_DEFAULT,
         .shared = wc->shared,
         .passive_only = wc->index > 0,
         .may_start_empty = c->ndns > 0,

@@ -37,6 +37,9 @@ BEHAVIOURS = (
     "goaway_finish",  # GOAWAY whose last_stream_id includes this call, then the reply, then close
     "flood",       # 5000 PINGs, 300 SETTINGS, 2000 empty DATA frames, then the reply
     "hang",        # never answers this call (the connection stays up)
+    "status_N",    # grpc-status N (any number, e.g. 99) in a trailers-only reply, message "hostile N"
+    "echo",        # a proper RGB24 reply whose image is the request's input, byte for byte
+    "msg_N",       # a RenderReply whose serialized message is exactly N bytes
 )
 BIG_REPLY = 5 << 20
 IMAGE = bytes(range(16)) * 3  # 4x4 RGB24
@@ -44,6 +47,18 @@ IMAGE = bytes(range(16)) * 3  # 4x4 RGB24
 
 def grpc_frame(payload):
     return struct.pack(">BI", 0, len(payload)) + payload
+
+
+def reply_of_size(n):
+    """A serialized RenderReply (frame 1, RGB24) of exactly n bytes (n >= 16)."""
+    pb = fgtest.protos().frames_pb2
+    img = n
+    while True:
+        msg = pb.RenderReply(frame=1, image=b"\x07" * img, format=1, width=1, height=1).SerializeToString()
+        if len(msg) == n:
+            return msg
+        img -= len(msg) - n
+        assert img >= 0, n
 
 
 def raw_frame(ftype, flags, stream, payload=b""):
@@ -116,9 +131,10 @@ class _Conn:
             return
         pb = fgtest.protos().frames_pb2
         req = pb.RenderRequest.FromString(body)
+        self.last_body = body
         what = self.b.default
         if self.b.obey_input and req.input.startswith(b"hostile:"):
-            what = req.input[8:].decode()
+            what = req.input[8:].split(b"\0", 1)[0].decode()  # NAME, or NAME\0data
         with self.b.lock:
             self.b.renders.append((what, req.frame))
         reply = pb.RenderReply(frame=req.frame, image=IMAGE, format=1, width=4, height=4,
@@ -159,6 +175,18 @@ class _Conn:
             self.reply(sid, reply)
         elif what == "hang":
             pass
+        elif what.startswith("status_"):
+            code = what[7:]
+            self.h2.send_headers(sid, [(":status", "200"), ("content-type", "application/grpc"),
+                                       ("grpc-status", code), ("grpc-message", f"hostile {code}")],
+                                 end_stream=True)
+        elif what == "echo":
+            pb = fgtest.protos().frames_pb2
+            req = pb.RenderRequest.FromString(self.last_body)
+            self.reply(sid, pb.RenderReply(frame=req.frame, image=req.input, format=1, width=4,
+                                           height=4).SerializeToString())
+        elif what.startswith("msg_"):
+            self.reply(sid, reply_of_size(int(what[4:])))
         else:
             raise ValueError(f"unknown behaviour {what!r}")
 
@@ -185,7 +213,7 @@ class _Conn:
 
 class HostileBackend:
     def __init__(self, default="ok", obey_input=True, silent=False):
-        assert default in BEHAVIOURS
+        assert default in BEHAVIOURS or default.split("_")[0] in ("status", "msg")
         self.default = default
         self.obey_input = obey_input
         self.silent = silent

@@ -11,7 +11,7 @@ import time
 
 import websocket
 
-from fgproxy import HOST, assert_frame, describe, encode_request, parse_reply
+from fgproxy import HOST, LINGER_S, assert_frame, describe, encode_request, parse_reply
 
 
 class LoadThread(threading.Thread):
@@ -42,6 +42,13 @@ class LoadThread(threading.Thread):
                     continue
                 self.pending.discard(r.request_id)
                 self.replies.append((time.monotonic(), r))
+            # Exactly-once: read on after the last reply; anything now is a duplicate.
+            self.ws.settimeout(LINGER_S)
+            try:
+                opcode, data = self.ws.recv_data(control_frame=False)
+                self.problems.append(f"a message after the last reply: {describe(parse_reply(data))}")
+            except websocket.WebSocketTimeoutException:
+                pass
         except Exception as e:  # recorded: the test reports it with what was lost
             self.problems.append(f"{type(e).__name__}: {e}")
         finally:

@@ -43,6 +43,9 @@ OK, CANCELLED, INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND = 0, 1, 3, 4, 5
 RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE = 8, 13, 14
 RGB24 = 1
 FRAME_BYTES = 128 * 64 * 3  # frameserver's default image: 24576 bytes
+# Exactly-once: after the last expected reply, read on this long for a duplicate.
+LINGER_S = 0.2
+FRAMESERVER_SUMMARY_RE = re.compile(r"frameserver stopped: (\d+) frames served, (\d+) calls ok, (\d+) errors")
 
 
 # ----------------------------------------------------------------------------- processes
@@ -84,6 +87,16 @@ def frameserver_on(group, port, *flags, name="frameserver"):
     return p, addr
 
 
+def frames_served(proc):
+    """Stop a frameserver (SIGTERM, exit 0 checked) and return the frames it rendered, from its
+    exit summary: the backend-side count that exposes a frame executed twice."""
+    rc = proc.stop()
+    assert rc == 0, f"frameserver exited {rc}:\n{proc.log()[-2000:]}"
+    m = FRAMESERVER_SUMMARY_RE.search(proc.log())
+    assert m, f"no exit summary in the frameserver log:\n{proc.log()[-2000:]}"
+    return int(m.group(1))
+
+
 def dead_address():
     """A 127.0.0.1 address nobody listens on (a port that was free a moment ago)."""
     return f"{HOST}:{fgtest.free_port()}"
@@ -111,7 +124,10 @@ def parse_reply(msg):
     blen = h[1]
     assert len(msg) >= 28 + blen, f"reply backend_len {blen} past the end"
     backend = bytes(msg[28 : 28 + blen]).decode()
-    return Reply(*h, backend, bytes(msg[28 + blen :]))
+    r = Reply(*h, backend, bytes(msg[28 + blen :]))
+    # Contract section 2: grpc_us is the last backend call, inside the request's total_us.
+    assert r.grpc_us <= r.total_us, f"grpc_us {r.grpc_us} > total_us {r.total_us} (request {r.request_id})"
+    return r
 
 
 def describe(r):
@@ -207,11 +223,12 @@ class Client(fgtest.ClosedOnExit):
         self.send(request_id, frame, model, data, **kw)
         return self.recv()
 
-    def run(self, n, inflight=1, model="sanders", first_id=1, on_reply=None, data=b""):
+    def run(self, n, inflight=1, model="sanders", first_id=1, on_reply=None, data=b"", linger=LINGER_S):
         """Send n requests (ids first_id.., frame = id) keeping `inflight` outstanding.
 
         Returns the replies in arrival order. Fails if a reply is missing, duplicated or
-        does not match a request; on_reply(reply, index) is called for each."""
+        does not match a request; on_reply(reply, index) is called for each. After the last
+        reply it reads on for `linger` seconds: a duplicate arriving late fails too."""
         replies, pending = [], set()
         next_id, last_id = first_id, first_id + n - 1
         while len(replies) < n:
@@ -232,7 +249,22 @@ class Client(fgtest.ClosedOnExit):
             replies.append(r)
             if on_reply:
                 on_reply(r, len(replies) - 1)
+        self.expect_silence(linger)
         return replies
+
+    def expect_silence(self, seconds=LINGER_S):
+        """Read for `seconds`: any message now is one nobody asked for (a duplicate reply)."""
+        if seconds <= 0:
+            return
+        old = self.ws.gettimeout()
+        self.ws.settimeout(seconds)
+        try:
+            r = self.recv()
+        except websocket.WebSocketTimeoutException:
+            return
+        finally:
+            self.ws.settimeout(old)
+        raise AssertionError(f"a reply after every request was answered (a duplicate): {describe(r)}")
 
     def close(self):
         try:
@@ -641,16 +673,18 @@ class module_group(fgtest.ProcessGroup):
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
-            self.stop_all()
-            if self._session.testsfailed > self._failed_before:
+            problems = self.stop_all()
+            if self._session.testsfailed > self._failed_before or problems:
                 self.dump_logs()
-            # As the procs fixture: a sanitizer report in any log fails (the ASan build).
+            # As the procs fixture: an exit status other than the expected one, or a sanitizer
+            # report in any log (the ASan build), fails.
             reports = self.sanitizer_reports()
             if reports:
-                super().__exit__(None, None, None)
+                problems.append("sanitizer report(s):\n" + "\n".join(reports))
+            if problems:
                 import pytest
 
-                pytest.fail("sanitizer report(s):\n" + "\n".join(reports), pytrace=False)
+                pytest.fail("\n".join(problems), pytrace=False)
         return super().__exit__(exc_type, exc, tb)
 
 

@@ -23,7 +23,10 @@ def test_help_documents_every_flag():
 @pytest.mark.parametrize(
     "args",
     [["--timeout-ms", "abc"], ["--ws-port", "70000"], ["--log-frames", "maybe"], ["--retries", "-1"],
-     ["--no-such-flag", "1"], ["--num-servers"], ["--max-message", "12XB"]],
+     ["--no-such-flag", "1"], ["--num-servers"], ["--max-message", "12XB"],
+     # Addresses the pool could not use are refused up front (one parser, fg_hostport).
+     ["--grpc-addrs", "[]:80"], ["--grpc-addrs", "::1:80"], ["--grpc-addrs", "h:0"],
+     ["--grpc-addrs", "a:1,[x:2"]],
 )
 def test_bad_value_is_a_clear_error_and_exit_2(args):
     r = subprocess.run([fgtest.binary(FRAMEGATE), "--host", fgtest.HOST, "--ws-port", "0", *args],

@@ -5,7 +5,15 @@ import signal
 import time
 
 import fgtest
-from fgproxy import Client, HealthMonitor, assert_frame, frameserver_on, start_framegate, wait_proxy_health
+from fgproxy import (
+    Client,
+    HealthMonitor,
+    assert_frame,
+    frameserver_on,
+    frames_served,
+    start_framegate,
+    wait_proxy_health,
+)
 
 FRAMES, INFLIGHT, KILL_AFTER = 2000, 32, 500
 
@@ -48,7 +56,7 @@ def test_kill_one_of_four_during_load(procs):
     # Restart on the same port: healthy within 2 s, then it gets its share of frames.
     port_no = int(victim.rsplit(":", 1)[1])
     t_restart = time.monotonic()
-    frameserver_on(procs, port_no, "--infer-ms", "2", name="restarted")
+    restarted, _ = frameserver_on(procs, port_no, "--infer-ms", "2", name="restarted")
     # Measured from the backend's own SERVING: how fast frameserver loads is not the proxy's part.
     fgtest.wait_health(victim)
     serving_s = time.monotonic() - t_restart
@@ -75,3 +83,16 @@ def test_kill_one_of_four_during_load(procs):
     assert re.search(rf"{re.escape(victim)} unhealthy: UNAVAILABLE \S", log), log[-2000:]
     assert f"{victim} healthy again" in log, log[-2000:]
     assert after_kill == 0, f"{after_kill} frames answered by the dead backend"
+    # The calls in flight on the victim when it died were retried elsewhere (up to INFLIGHT
+    # of them were outstanding, about a quarter on the victim), each once: every retried
+    # reply took exactly 2 attempts and came from a survivor.
+    retried_replies = [r for r in replies if r.attempts > 1]
+    assert 1 <= retried <= INFLIGHT, f"{retried} frames retried after killing a backend with ~{INFLIGHT // 4} in flight"
+    assert all(r.attempts == 2 and r.backend != victim for r in retried_replies), retried_replies[:3]
+    # Exactly once on the backend side: each survivor rendered exactly the frames it answered
+    # (a retry executed twice would render one frame more than it delivered).
+    assert proxy.stop() == 0, proxy.log()[-2000:]
+    survivors = [(p, a) for p, a in servers if a != victim] + [(restarted, victim)]
+    for p, a in survivors:
+        delivered = sum(r.backend == a for r in replies + again if p is not restarted or r in again)
+        assert frames_served(p) == delivered, f"{a} rendered a different number of frames than it delivered"

@@ -25,6 +25,7 @@ from fgproxy import (
     describe,
     encode_request,
     frameserver_on,
+    frames_served,
     healthy_set,
     http_get,
     parse_prometheus,
@@ -194,12 +195,22 @@ async def load(port, victim_proc, victim_port, procs):
     events["restart"] = time.monotonic()
 
     deadline = t_load + LOAD_S + REPLY_WAIT_S
-    await asyncio.gather(
-        *(asyncio.wait_for(c.done.wait(), deadline - time.monotonic()) for c in conns), return_exceptions=True
+    waited = await asyncio.gather(
+        *(asyncio.wait_for(c.done.wait(), max(0.0, deadline - time.monotonic())) for c in conns),
+        return_exceptions=True,
     )
+    # A timeout here is a connection still missing replies (reported below as lost); any other
+    # exception is a broken client and fails at once.
+    for w in waited:
+        if isinstance(w, BaseException) and not isinstance(w, asyncio.TimeoutError):
+            raise w
     events["all_replied"] = time.monotonic()
     stop_reading.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    # The connections keep reading after their last reply until all are done and closed, so
+    # a duplicate arriving late is recorded; a connection task that raised fails the test.
+    for r in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(r, BaseException):
+            raise r
     return conns, connect_s, t_load, events
 
 
@@ -271,3 +282,15 @@ def test_1000_connections_backend_killed_and_restarted(procs):
     assert metric("frame_requests_total") == sent, "framegate_frame_requests_total"
     assert metric("replies_total") == sent, "framegate_replies_total"
     assert proxy.alive(), "framegate died"
+    # The wave put hundreds of calls on the victim just before it died: those were retried
+    # (--retries 1), each on one other backend, and each reply says 2 attempts.
+    assert retried >= 1, "no frame was retried although the victim died with calls in flight"
+    assert all(r.attempts <= 2 for r in replies), "more attempts than --retries 1 allows"
+    # Exactly once on the backend side: each backend that lived through the load rendered
+    # exactly the frames it delivered (a retry executed twice renders one more).
+    assert proxy.stop() == 0, proxy.log()[-3000:]
+    for (p, a) in servers:
+        if a == victim:
+            continue
+        delivered = sum(r.backend == a for r in replies) + sum(r.backend == a for r in again)
+        assert frames_served(p) == delivered, f"{a} rendered a different number of frames than it delivered"

@@ -25,7 +25,8 @@ def test_run_multi_starts_the_proxy_for_n_backends(procs):
     env = dict(os.environ)
     env["FRAMEGATE"] = str(fgtest.binary(FRAMEGATE))
     env["FRAMEGATE_ARGS"] = f"--ws-port {ws_port} --host 127.0.0.1 --health-interval-ms 200 --log-frames off --balance round-robin"
-    proxy = procs.start([script(), str(N), str(base)], name="run-multi", env=env)
+    # The script execs framegate: its exit status is framegate's, checked (0) at stop.
+    proxy = procs.start([script(), str(N), str(base)], name="run-multi", env=env, expect_exit=0)
     proxy.wait_log(r"listening on", timeout=15)
     fgtest.wait_tcp(fgtest.HOST, ws_port)
     want = [f"localhost:{base + i}" for i in range(N)]
@@ -37,8 +38,10 @@ def test_run_multi_starts_the_proxy_for_n_backends(procs):
         assert_frame(r)
     assert {a: sum(r.backend == a for r in replies) for a in want} == {a: 3 for a in want}
     assert http_get(ws_port, "/")[0] == 200
-    # exec: the script's pid is the proxy's, so stopping it stops the proxy.
-    assert proxy.stop() is not None
+    # exec: the script's pid is the proxy's, so SIGTERM to it drains the proxy: exit 0.
+    with open(f"/proc/{proxy.pid}/comm") as f:
+        assert f.read().strip() == "framegate", "run-multi.sh did not exec framegate"
+    assert proxy.stop() == 0, proxy.log()[-2000:]
     with pytest.raises(OSError):
         http_get(ws_port, "/health", timeout=1)
 

@@ -17,7 +17,7 @@ import time
 
 import fgtest
 from fgload import LoadThread, finish_all
-from fgproxy import Client, assert_frame, http_get, parse_prometheus, start_framegate, wait_proxy_health
+from fgproxy import Client, assert_frame, frames_served, http_get, parse_prometheus, start_framegate, wait_proxy_health
 
 WORKERS, BACKENDS, CONNECTIONS, PER_CONN = 2, 4, 8, 60
 
@@ -103,11 +103,20 @@ def test_two_workers(procs):
     time.sleep(0.6)
     after = finish_all(loads, victim, t_kill, "the killed backend")
     retried = sum(r.attempts > 1 for r in after)
+    # 8 connections x 4 in flight over 4 backends: the victim died with calls in flight, and
+    # those were retried on a survivor (2 attempts each, never the victim).
+    assert retried >= 1, "no frame retried although the killed backend had calls in flight"
+    assert all(r.attempts <= 2 and (r.attempts == 1 or r.backend != victim) for r in after)
 
     # SIGTERM drains every worker; exit 0.
     proxy.signal(signal.SIGTERM)
     assert proxy.wait(10) == 0
     assert re.search(r"\bstopped\b", proxy.log())
+    # Exactly once on the backend side: each survivor rendered exactly what it delivered.
+    for p, a in servers:
+        if a != victim:
+            delivered = sum(r.backend == a for r in replies + after)
+            assert frames_served(p) == delivered, f"{a} rendered a different number of frames than it delivered"
     print(
         f"WORKERS: {WORKERS} workers, {total} frames on {CONNECTIONS} connections: per backend {per}; "
         f"backend connections {conns}; kill -9 under load: {len(after)} frames, 0 lost, {retried} retried"

@@ -141,3 +141,33 @@ def test_python_usage_errors(tmp_path):
         r = run("start-backends.sh", env, *args)
         assert r.returncode == 1 and "start-backends:" in r.stderr, (args, r.stderr)
     assert "[--python]" in run("start-backends.sh", env, "--python").stderr
+
+
+def test_demo_ctrl_c_drains_framegate(tmp_path):
+    """Ctrl-C on scripts/demo.sh (SIGINT to its whole process group, as a terminal sends it):
+    framegate gets one SIGTERM and drains, the backends are stopped (issue 10)."""
+    import re
+    import signal
+
+    base = fgtest.free_port_range(3)
+    env = script_env(tmp_path, START_PORT=str(base), NUM_SERVERS="2", WS_PORT=str(base + 2),
+                     FG_BUILD_DIR=str(fgtest.build_dir()), FRAMEGATE_ARGS="--host 127.0.0.1")
+    out = tmp_path / "demo.out"
+    with open(out, "w") as f:
+        p = subprocess.Popen([str(SCRIPTS / "demo.sh")], env=env, stdout=f, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not re.search(r"info listening on 127\.0\.0\.1:", out.read_text()):
+            assert p.poll() is None and time.monotonic() < deadline, out.read_text()
+            time.sleep(0.05)
+        os.killpg(p.pid, signal.SIGINT)
+        p.wait(30)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    text = out.read_text()
+    assert "second signal" not in text, text
+    assert "SIGTERM: shutting down" in text and re.search(r"info stopped\n", text), text
+    assert "stop-backends: 2 backend(s) stopped" in text, text

@@ -22,12 +22,19 @@ const SHOT_DIR = path.join(BUILD_DIR || tmpdir(), 'web-screenshots');
 const FRAME_LINE = /^✅ sanders frame (\d+) \[([^\]]+)\]: gRPC=\d+ms total=\d+ms size=\d+ bytes$/;
 
 const children = new Set();
+// Every process started, for the exit check at the end: framegate and frameserver must exit 0 on
+// SIGTERM (a crash, another status, or a SIGKILL after the grace fails the test), except those
+// a test killed on purpose.
+const started = [];
+const STOP_GRACE_MS = 20000; // drain (5 s) and, in a sanitizer build, LeakSanitizer's report
 
 // Starts a program and resolves once a line of its output matches `ready` (the match is returned).
 function startProcess(name, file, args, ready, timeoutMs = 15000) {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
+    started.push(child);
+    child.expectExit = 0;
     child.label = name;
     child.output = '';
     let done = false;
@@ -81,17 +88,30 @@ function launchBrowser(chromium, profile) {
   });
 }
 
-async function stopProcess(child, signal = 'SIGTERM', graceMs = 3000) {
+async function stopProcess(child, signal = 'SIGTERM', graceMs = STOP_GRACE_MS) {
+  if (signal === 'SIGKILL') child.expectExit = null; // killed on purpose: no status to check
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  const timer = setTimeout(() => {
+    child.hung = true;
+    child.kill('SIGKILL');
+  }, graceMs);
   await exited;
   clearTimeout(timer);
 }
 
+// Stops what still runs with SIGTERM; returns what went wrong at exit, for every process started.
 async function stopAll() {
-  await Promise.all([...children].map((child) => stopProcess(child, 'SIGKILL')));
+  await Promise.all([...children].map((child) => stopProcess(child)));
+  const problems = [];
+  for (const child of started) {
+    if (child.hung) problems.push(`${child.label}: still running ${STOP_GRACE_MS} ms after SIGTERM (SIGKILLed)`);
+    else if (child.expectExit !== null && child.exitCode !== child.expectExit) {
+      problems.push(`${child.label}: exited ${child.exitCode ?? child.signalCode}, expected ${child.expectExit}`);
+    }
+  }
+  return problems;
 }
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
@@ -149,6 +169,7 @@ test('the page renders frames from three backends and survives their failures', 
   mkdirSync(SHOT_DIR, { recursive: true });
   const profile = mkdtempSync(path.join(tmpdir(), 'fg-chromium-'));
   let browser;
+  let failed = false;
   const consoleLines = [];
   const consoleErrors = [];
   const pageErrors = [];
@@ -261,12 +282,17 @@ test('the page renders frames from three backends and survives their failures', 
     assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was not reloaded');
     assert.deepEqual(pageErrors, [], 'uncaught page errors');
   } catch (err) {
+    failed = true;
     for (const child of children) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
     throw err;
   } finally {
     if (browser) await browser.close().catch(() => {});
-    await stopAll();
+    const problems = await stopAll();
     rmSync(profile, { recursive: true, force: true });
+    if (problems.length && !failed) {
+      for (const child of started) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
+      assert.fail(`process exit:\n${problems.join('\n')}`);
+    }
   }
 });
 
@@ -279,6 +305,7 @@ test('the page renders frames from Python kit backends (torch-face)', { timeout:
   let browser;
   const consoleLines = [];
   const pageErrors = [];
+  let failed = false;
   try {
     const servers = await Promise.all([startPythonBackend(), startPythonBackend()]);
     const addresses = servers.map((s) => `127.0.0.1:${s.match[1]}`);
@@ -310,11 +337,16 @@ test('the page renders frames from Python kit backends (torch-face)', { timeout:
     assert.equal(await exited, 0, 'a drained Python backend exits 0');
     await waitForMoreFrames(page, 20, 10000);
   } catch (err) {
+    failed = true;
     for (const child of children) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
     throw err;
   } finally {
     if (browser) await browser.close().catch(() => {});
-    await stopAll();
+    const problems = await stopAll();
     rmSync(profile, { recursive: true, force: true });
+    if (problems.length && !failed) {
+      for (const child of started) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
+      assert.fail(`process exit:\n${problems.join('\n')}`);
+    }
   }
 });

@@ -1,5 +1,5 @@
 /*
- * Tests for fc_codec, checked against the proxy's own codec (src/common/fg_codec): what the
+ * Tests for fc_codec, checked against the proxy's own codec (src/wire/fg_codec): what the
  * client writes the proxy parses, and what the proxy writes the client parses.
  */
 #include <setjmp.h>

@@ -365,7 +365,9 @@ static int on_header_callback(nghttp2_session *session, const nghttp2_frame *fra
         call->grpc_content_type = is_grpc_content_type(value, valuelen);
     } else if (name_is(name, namelen, "grpc-status")) {
         call->grpc_status = parse_small_int(value, valuelen);
-        if (call->grpc_status < 0)
+        /* Not a number, or a code outside 0..16: UNKNOWN (contract section 2), so no status the
+         * client cannot interpret, and no fault class, is made up from it. */
+        if (call->grpc_status < 0 || call->grpc_status > FG_STATUS_MAX)
             call->grpc_status = FG_STATUS_UNKNOWN;
     } else if (name_is(name, namelen, "grpc-message")) {
         size_t n = valuelen < MAX_GRPC_MESSAGE ? valuelen : MAX_GRPC_MESSAGE;

@@ -43,12 +43,16 @@ typedef enum fg_grpc_conn_state {
 /* reason: why (for FAILED: e.g. "connection refused"); "" otherwise. Valid during the call. */
 typedef void (*fg_grpc_conn_state_cb)(void *user, fg_grpc_conn_state state, const char *reason);
 
+/* The limits a zero option stands for; the proxy's own limits (defined here, once). */
+#define FG_GRPC_MAX_REPLY_DEFAULT (4u << 20) /* largest reply message: 4 MiB, as gRPC's */
+#define FG_GRPC_MAX_QUEUE_DEFAULT 1024
+
 typedef struct fg_grpc_conn_opts {
-    uint32_t max_reply_bytes;       /* largest reply message; 0: 4 MiB */
-    uint32_t max_queue;             /* calls waiting for a stream slot; 0: 1024 */
-    uint32_t backoff_min_ms;        /* 0: 100 */
-    uint32_t backoff_max_ms;        /* 0: 5000 */
-    uint32_t connect_timeout_ms;    /* TCP connect + server SETTINGS; 0: 2000 */
+    uint32_t max_reply_bytes;    /* largest reply message; 0: FG_GRPC_MAX_REPLY_DEFAULT */
+    uint32_t max_queue;          /* calls waiting for a stream slot; 0: FG_GRPC_MAX_QUEUE_DEFAULT */
+    uint32_t backoff_min_ms;     /* 0: 100 */
+    uint32_t backoff_max_ms;     /* 0: 5000 */
+    uint32_t connect_timeout_ms; /* TCP connect + server SETTINGS; 0: 2000 */
     fg_grpc_conn_state_cb state_cb; /* may be NULL */
     void *user;
 } fg_grpc_conn_opts;

@@ -458,9 +458,9 @@ int fg_grpc_conn_new(uv_loop_t *loop, const char *host, uint16_t port,
     if (opts)
         c->opts = *opts;
     if (!c->opts.max_reply_bytes)
-        c->opts.max_reply_bytes = DEFAULT_MAX_REPLY;
+        c->opts.max_reply_bytes = FG_GRPC_MAX_REPLY_DEFAULT;
     if (!c->opts.max_queue)
-        c->opts.max_queue = DEFAULT_MAX_QUEUE;
+        c->opts.max_queue = FG_GRPC_MAX_QUEUE_DEFAULT;
     if (!c->opts.backoff_min_ms)
         c->opts.backoff_min_ms = DEFAULT_BACKOFF_MIN_MS;
     if (!c->opts.backoff_max_ms)

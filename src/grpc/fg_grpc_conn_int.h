@@ -18,8 +18,6 @@
 #include "fg_grpc.h"
 #include "fg_grpc_conn.h"
 
-#define DEFAULT_MAX_REPLY (4u << 20)
-#define DEFAULT_MAX_QUEUE 1024
 #define DEFAULT_BACKOFF_MIN_MS 100
 #define DEFAULT_BACKOFF_MAX_MS 5000
 #define DEFAULT_CONNECT_TIMEOUT_MS 2000
