@@ -96,6 +96,7 @@ def test_frameserver_queue_full_is_retried_elsewhere_and_not_a_fault(procs):
     busy_proc, busy = fgtest.serving_frameserver(procs, "--infer-ms", "300", "--queue-max", "1")
     roomy_proc, roomy = fgtest.serving_frameserver(procs, "--infer-ms", "50")
     gate, port = start_framegate(procs, [busy, roomy], "--log-frames", "off", "--retries", "1",
+                                 "--balance", "round-robin",  # frames straight to the backends
                                  "--unhealthy-after", "1", "--timeout-ms", "5000")
     wait_proxy_health(port, lambda h: h["healthy_count"] == 2, what="2 healthy backends")
     with Client(port) as c:
