@@ -19,9 +19,20 @@ typedef enum conn_state {
     CONN_LINGER, /* our side is done and shut down; dropping input until the client closes */
 } conn_state;
 
+/* The one timer of a connection plays one of these roles at a time (timer_set). */
+typedef enum timer_role {
+    TIMER_OFF,
+    TIMER_HEAD,      /* HTTP: the request head in progress is due (408) */
+    TIMER_IDLE,      /* HTTP: no request for FG_CONN_IDLE_MS, or the last answer not written */
+    TIMER_KEEPALIVE, /* WebSocket: periodic; ping a silent client, close a silent pinged one */
+    TIMER_CLOSING,   /* WebSocket: our close frame is out; the client's answer is due */
+    TIMER_LINGER,    /* shut down: the client's close is due */
+} timer_role;
+
 struct fg_conn {
     uv_tcp_t tcp;
-    uv_timer_t timer; /* idle (HTTP), close handshake (WS) or linger deadline */
+    uv_timer_t timer; /* plays one role at a time: timer_role */
+    timer_role role;
     uv_write_t write_req;
     uv_shutdown_t shutdown_req;
     fg_conn_env *env;
@@ -42,8 +53,6 @@ struct fg_conn {
     bool finishing;      /* write what is queued, then shut down */
     bool closed;         /* uv_close called */
     bool drain_now;      /* shutting down: no more waiting for frames in flight */
-    bool close_timer;    /* the WS close-handshake deadline is armed */
-    bool head_timer;     /* the HTTP header deadline is armed */
     bool ping_sent;      /* keepalive: a ping is out and nothing came back since */
     uint64_t bytes_seen; /* fg_ws_bytes_received() at the last keepalive tick */
 };
@@ -101,18 +110,12 @@ void fg_conn_close_now(fg_conn *c) {
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
-static void on_timer(uv_timer_t *timer) {
-    fg_conn_close_now(timer->data);
-}
+/* ---- the timer: one role at a time, each its own deadline and its own action ---- */
 
-static void arm_timer(fg_conn *c, uint64_t ms) {
-    c->head_timer = false;
-    uv_timer_start(&c->timer, on_timer, ms, 0);
-}
+static void timer_set(fg_conn *c, timer_role role);
 
-static void on_header_timeout(uv_timer_t *timer) {
-    fg_conn *c = timer->data;
-    c->head_timer = false;
+/* TIMER_HEAD: a request head took too long (slowloris): 408, then close. */
+static void head_overdue(fg_conn *c) {
     if (c->state != CONN_HTTP || c->finishing) {
         fg_conn_close_now(c);
         return;
@@ -122,25 +125,8 @@ static void on_header_timeout(uv_timer_t *timer) {
     conn_update(c);
 }
 
-/* Arms the 408 deadline of an HTTP request head. */
-static void arm_head_timer(fg_conn *c) {
-    c->head_timer = true;
-    uv_timer_start(&c->timer, on_header_timeout, c->env->header_timeout_ms, 0);
-}
-
-/* HTTP: the deadline of a head runs from its start (or the accept), whatever arrives meanwhile;
- * between requests the idle timeout applies. */
-static void arm_http_timer(fg_conn *c) {
-    if (c->env->header_timeout_ms && fg_http_in_head(c->http)) {
-        if (!c->head_timer)
-            arm_head_timer(c);
-        return;
-    }
-    arm_timer(c, FG_CONN_IDLE_MS);
-}
-
-static void on_keepalive_timer(uv_timer_t *timer) {
-    fg_conn *c = timer->data;
+/* TIMER_KEEPALIVE: a silent client is pinged; one still silent a period later is gone. */
+static void keepalive_tick(fg_conn *c) {
     uint64_t bytes = fg_ws_bytes_received(c->ws);
     if (bytes != c->bytes_seen) {
         c->bytes_seen = bytes;
@@ -157,6 +143,66 @@ static void on_keepalive_timer(uv_timer_t *timer) {
         c->ping_sent = true;
         conn_update(c);
     }
+}
+
+static void on_timer(uv_timer_t *timer) {
+    fg_conn *c = timer->data;
+    timer_role role = c->role;
+    if (role != TIMER_KEEPALIVE)
+        c->role = TIMER_OFF; /* one-shot */
+    switch (role) {
+    case TIMER_HEAD:
+        head_overdue(c);
+        break;
+    case TIMER_KEEPALIVE:
+        keepalive_tick(c);
+        break;
+    case TIMER_IDLE:    /* idle, or the last answer could not be written in time */
+    case TIMER_CLOSING: /* the client never answered our close frame */
+    case TIMER_LINGER:  /* the client never closed after our shutdown */
+    case TIMER_OFF:
+        fg_conn_close_now(c);
+        break;
+    }
+}
+
+static void timer_set(fg_conn *c, timer_role role) {
+    uint64_t ms = 0, repeat = 0;
+    switch (role) {
+    case TIMER_OFF:
+        break;
+    case TIMER_HEAD:
+        ms = c->env->header_timeout_ms;
+        break;
+    case TIMER_IDLE:
+        ms = FG_CONN_IDLE_MS;
+        break;
+    case TIMER_KEEPALIVE:
+        ms = repeat = c->env->ws_ping_ms;
+        break;
+    case TIMER_CLOSING:
+        ms = FG_CONN_LINGER_MS;
+        break;
+    case TIMER_LINGER:
+        ms = c->env->session.draining ? 200 : FG_CONN_LINGER_MS;
+        break;
+    }
+    c->role = role;
+    if (role == TIMER_OFF)
+        uv_timer_stop(&c->timer);
+    else
+        uv_timer_start(&c->timer, on_timer, ms, repeat);
+}
+
+/* HTTP: the deadline of a head runs from its start (or the accept), whatever arrives meanwhile;
+ * between requests the idle timeout applies. */
+static void timer_set_http(fg_conn *c) {
+    if (c->env->header_timeout_ms && fg_http_in_head(c->http)) {
+        if (c->role != TIMER_HEAD)
+            timer_set(c, TIMER_HEAD);
+        return;
+    }
+    timer_set(c, TIMER_IDLE);
 }
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
@@ -205,40 +251,55 @@ static void on_write_done(uv_write_t *req, int status) {
 }
 
 /*
- * uv_try_write first: a reply usually fits the socket buffer, and a completed uv_write costs an
- * epoll_ctl (libuv re-arms the watcher). Only the rest is handed to uv_write, in place: out and
- * wbuf swap, and wbuf is written from wbuf_off until on_write_done.
+ * The three write paths. Output normally collects in out and leaves by path 1 (uv_try_write:
+ * a reply usually fits the socket buffer, and a completed uv_write costs an epoll_ctl as libuv
+ * re-arms the watcher); what the kernel did not take leaves by path 2 (one uv_write in place:
+ * out and wbuf swap, wbuf is written from wbuf_off until on_write_done). Path 3 (below) writes a
+ * reply from its own buffers when out is empty.
  */
-static void flush_out(fg_conn *c) {
-    if (c->writing || c->out.len == 0)
-        return;
+
+/* Path 1: as much of out as the kernel takes now. The bytes taken, or a libuv error. */
+static int out_write_now(fg_conn *c) {
     uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
     int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (n == UV_EAGAIN)
         n = 0;
-    if (n < 0) {
-        fg_conn_close_now(c);
-        return;
-    }
-    fg_stats_add(FG_STAT_client_bytes_out_total, n);
-    if ((size_t)n == c->out.len) {
-        buf_drained(c, &c->out);
-        return;
-    }
+    if (n > 0)
+        fg_stats_add(FG_STAT_client_bytes_out_total, n);
+    return n;
+}
+
+/* Path 2: the rest of out from byte taken on, as one uv_write. 0 or a libuv error. */
+static int out_write_rest(fg_conn *c, size_t taken) {
     fg_buf tmp = c->wbuf;
     c->wbuf = c->out;
     c->out = tmp;
-    c->wbuf_off = (size_t)n;
-    b = uv_buf_init((char *)c->wbuf.data + n, (unsigned)(c->wbuf.len - (size_t)n));
+    c->wbuf_off = taken;
+    uv_buf_t b = uv_buf_init((char *)c->wbuf.data + taken, (unsigned)(c->wbuf.len - taken));
     int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done);
-    if (rc < 0) {
-        fg_conn_close_now(c);
-        return;
-    }
-    c->writing = true;
+    if (rc == 0)
+        c->writing = true;
+    return rc;
 }
 
-/* A reply the kernel did not take at once, written from the message's own buffers. */
+static void flush_out(fg_conn *c) {
+    if (c->writing || c->out.len == 0)
+        return;
+    int n = out_write_now(c);
+    if (n >= 0 && (size_t)n == c->out.len) {
+        buf_drained(c, &c->out);
+        return;
+    }
+    if (n < 0 || out_write_rest(c, (size_t)n) < 0)
+        fg_conn_close_now(c);
+}
+
+/* Bytes accepted for the client and not yet written (the backpressure measure). */
+static size_t bytes_waiting(const fg_conn *c) {
+    return c->out.len + c->wbuf.len + c->direct_bytes;
+}
+
+/* Path 3: a reply the kernel did not take at once, written from the message's own buffers. */
 typedef struct direct_write {
     uv_write_t req;
     fg_conn *c;
@@ -330,7 +391,7 @@ static void on_shutdown_done(uv_shutdown_t *req, int status) {
         fg_conn_close_now(c);
         return;
     }
-    arm_timer(c, c->env->session.draining ? 200 : FG_CONN_LINGER_MS);
+    timer_set(c, TIMER_LINGER);
 }
 
 static void begin_linger(fg_conn *c) {
@@ -376,10 +437,9 @@ static void conn_update(fg_conn *c) {
             fg_ws_flush(c->ws);
             if (ws_done(c))
                 c->finishing = true;
-            else if (fg_ws_close_sent(c->ws) && !c->close_timer) {
+            else if (fg_ws_close_sent(c->ws) && c->role != TIMER_CLOSING) {
                 /* Our close is out; the client's answer gets a deadline. */
-                c->close_timer = true;
-                arm_timer(c, FG_CONN_LINGER_MS);
+                timer_set(c, TIMER_CLOSING);
             }
         }
         size_t had = c->out.len;
@@ -399,8 +459,7 @@ static void conn_update(fg_conn *c) {
         return;
     }
     if (c->state != CONN_LINGER)
-        set_reading(c, c->out.len + c->wbuf.len + c->direct_bytes < FG_CONN_HIGH_WATER &&
-                           !c->finishing);
+        set_reading(c, bytes_waiting(c) < FG_CONN_HIGH_WATER && !c->finishing);
 }
 
 static void on_session_output(void *user) {
@@ -417,11 +476,7 @@ static void become_websocket(fg_conn *c) {
     fg_http_free(c->http);
     c->http = NULL;
     c->state = CONN_WS;
-    c->head_timer = false;
-    if (c->env->ws_ping_ms)
-        uv_timer_start(&c->timer, on_keepalive_timer, c->env->ws_ping_ms, c->env->ws_ping_ms);
-    else
-        uv_timer_stop(&c->timer);
+    timer_set(c, c->env->ws_ping_ms ? TIMER_KEEPALIVE : TIMER_OFF);
     c->ws = fg_ws_new(c->env->max_message, &c->out, FG_CONN_HIGH_WATER, &cbs, c);
     c->session = fg_session_new(&c->env->session, c->ws, on_session_output, c);
     fg_stats_add(FG_STAT_ws_sessions_total, 1);
@@ -436,13 +491,13 @@ static void feed_http(fg_conn *c, const uint8_t *data, size_t len) {
                  (int64_t)(fg_http_requests_answered(c->http) - before));
     if (r == FG_HTTP_CLOSE) {
         c->finishing = true;
-        arm_timer(c, FG_CONN_IDLE_MS); /* no head is due any more: a bound for writing the rest */
+        timer_set(c, TIMER_IDLE); /* no head is due any more: a bound for writing the rest */
     } else if (r == FG_HTTP_UPGRADE) {
         become_websocket(c);
         if (consumed < len)
             fg_ws_feed(c->ws, data + consumed, len - consumed);
     } else {
-        arm_http_timer(c);
+        timer_set_http(c);
         if (c->env->session.draining)
             c->finishing = true; /* this read's answers go out, then we close */
     }
@@ -512,10 +567,8 @@ int fg_conn_accept(fg_conn_env *env, uv_stream_t *server) {
         return rc;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    if (env->header_timeout_ms)
-        arm_head_timer(c); /* the first head is due from the accept on */
-    else
-        arm_timer(c, FG_CONN_IDLE_MS);
+    /* the first head is due from the accept on */
+    timer_set(c, env->header_timeout_ms ? TIMER_HEAD : TIMER_IDLE);
     set_reading(c, true);
     return 0;
 }
