@@ -1,6 +1,7 @@
 #include "fg_conn.h"
 
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "fg_err.h"
 #include "fg_log.h"
 #include "fg_stats.h"
+#include "fg_tls.h"
 #include "fg_ws.h"
 
 #define OUT_MAX (64u * 1024 * 1024) /* far above any answer; bounds a runaway bug, not a client */
@@ -46,6 +48,8 @@ struct fg_conn {
     fg_http *http;
     fg_ws *ws;
     fg_session *session;
+    fg_tls *tls;    /* NULL: plaintext */
+    fg_buf tls_out; /* ciphertext for the socket: what fg_tls made of out, alerts, handshake */
     int open_handles;
     bool writing;
     bool write_failed; /* a direct reply could not be queued: close at the next update */
@@ -55,6 +59,8 @@ struct fg_conn {
     bool drain_now;      /* shutting down: no more waiting for frames in flight */
     bool ping_sent;      /* keepalive: a ping is out and nothing came back since */
     uint64_t bytes_seen; /* fg_ws_bytes_received() at the last keepalive tick */
+    bool tls_up;         /* handshake done and counted */
+    bool tls_notified;   /* close_notify queued */
 };
 
 static void conn_update(fg_conn *c);
@@ -63,12 +69,31 @@ fg_conn *fg_conn_next(const fg_conn *c) {
     return c->next;
 }
 
+void fg_conn_peer(const fg_conn *c, char *buf, size_t len) {
+    struct sockaddr_storage ss;
+    int n = sizeof ss;
+    char ip[64] = "?";
+    uint16_t port = 0;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &n) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((const struct sockaddr_in6 *)&ss, ip, sizeof ip);
+            port = ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port);
+        } else {
+            uv_ip4_name((const struct sockaddr_in *)&ss, ip, sizeof ip);
+            port = ntohs(((const struct sockaddr_in *)&ss)->sin_port);
+        }
+    }
+    snprintf(buf, len, "%s:%u", ip, port);
+}
+
 static void on_handle_closed(uv_handle_t *handle) {
     fg_conn *c = handle->data;
     if (--c->open_handles > 0)
         return;
     fg_buf_free(&c->out);
     fg_buf_free(&c->wbuf);
+    fg_buf_free(&c->tls_out);
+    fg_tls_free(c->tls);
     fg_conn_env *env = c->env;
     free(c);
     if (--env->nalive == 0) {
@@ -116,6 +141,15 @@ static void timer_set(fg_conn *c, timer_role role);
 
 /* TIMER_HEAD: a request head took too long (slowloris): 408, then close. */
 static void head_overdue(fg_conn *c) {
+    if (c->tls && !c->tls_up && !c->finishing) {
+        char peer[64];
+        fg_conn_peer(c, peer, sizeof peer);
+        fg_log_warn("TLS client %s: handshake not finished in %u ms: closing", peer,
+                    c->env->header_timeout_ms);
+        fg_stats_add(FG_STAT_tls_handshake_timeouts_total, 1);
+        fg_conn_close_now(c);
+        return;
+    }
     if (c->state != CONN_HTTP || c->finishing) {
         fg_conn_close_now(c);
         return;
@@ -251,16 +285,36 @@ static void on_write_done(uv_write_t *req, int status) {
 }
 
 /*
- * The three write paths. Output normally collects in out and leaves by path 1 (uv_try_write:
- * a reply usually fits the socket buffer, and a completed uv_write costs an epoll_ctl as libuv
+ * The write paths. Output collects in out. With TLS, out is encrypted into tls_out first
+ * (wire_pending), and the wire buffer is out or tls_out. It leaves by path 1 (uv_try_write: a
+ * reply usually fits the socket buffer, and a completed uv_write costs an epoll_ctl as libuv
  * re-arms the watcher); what the kernel did not take leaves by path 2 (one uv_write in place:
- * out and wbuf swap, wbuf is written from wbuf_off until on_write_done). Path 3 (below) writes a
- * reply from its own buffers when out is empty.
+ * the wire buffer and wbuf swap, wbuf is written from wbuf_off until on_write_done). Path 3
+ * (below) writes a reply from its own buffers when out is empty (plaintext only).
  */
 
-/* Path 1: as much of out as the kernel takes now. The bytes taken, or a libuv error. */
-static int out_write_now(fg_conn *c) {
-    uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+/* The buffer whose bytes go on the wire next: out, or with TLS what it became in tls_out.
+ * NULL: TLS failed (closed). */
+static fg_buf *wire_pending(fg_conn *c) {
+    if (!c->tls)
+        return &c->out;
+    if (c->out.len > 0 && c->tls_up) {
+        if (fg_tls_write(c->tls, c->out.data, c->out.len) < 0) {
+            fg_conn_close_now(c);
+            return NULL;
+        }
+        buf_drained(c, &c->out);
+    }
+    if (fg_tls_take_output(c->tls, &c->tls_out) < 0) {
+        fg_conn_close_now(c);
+        return NULL;
+    }
+    return &c->tls_out;
+}
+
+/* Path 1: as much of src as the kernel takes now. The bytes taken, or a libuv error. */
+static int wire_write_now(fg_conn *c, fg_buf *src) {
+    uv_buf_t b = uv_buf_init((char *)src->data, (unsigned)src->len);
     int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (n == UV_EAGAIN)
         n = 0;
@@ -269,11 +323,11 @@ static int out_write_now(fg_conn *c) {
     return n;
 }
 
-/* Path 2: the rest of out from byte taken on, as one uv_write. 0 or a libuv error. */
-static int out_write_rest(fg_conn *c, size_t taken) {
+/* Path 2: the rest of src from byte taken on, as one uv_write. 0 or a libuv error. */
+static int wire_write_rest(fg_conn *c, fg_buf *src, size_t taken) {
     fg_buf tmp = c->wbuf;
-    c->wbuf = c->out;
-    c->out = tmp;
+    c->wbuf = *src;
+    *src = tmp;
     c->wbuf_off = taken;
     uv_buf_t b = uv_buf_init((char *)c->wbuf.data + taken, (unsigned)(c->wbuf.len - taken));
     int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done);
@@ -283,20 +337,23 @@ static int out_write_rest(fg_conn *c, size_t taken) {
 }
 
 static void flush_out(fg_conn *c) {
-    if (c->writing || c->out.len == 0)
+    if (c->writing)
         return;
-    int n = out_write_now(c);
-    if (n >= 0 && (size_t)n == c->out.len) {
-        buf_drained(c, &c->out);
+    fg_buf *src = wire_pending(c);
+    if (!src || src->len == 0)
+        return;
+    int n = wire_write_now(c, src);
+    if (n >= 0 && (size_t)n == src->len) {
+        buf_drained(c, src);
         return;
     }
-    if (n < 0 || out_write_rest(c, (size_t)n) < 0)
+    if (n < 0 || wire_write_rest(c, src, (size_t)n) < 0)
         fg_conn_close_now(c);
 }
 
 /* Bytes accepted for the client and not yet written (the backpressure measure). */
 static size_t bytes_waiting(const fg_conn *c) {
-    return c->out.len + c->wbuf.len + c->direct_bytes;
+    return c->out.len + c->wbuf.len + c->direct_bytes + c->tls_out.len;
 }
 
 /* Path 3: a reply the kernel did not take at once, written from the message's own buffers. */
@@ -333,8 +390,8 @@ static void on_direct_write_done(uv_write_t *req, int status) {
  */
 static int on_send_direct(void *user, const fg_ws_iov *iov, size_t niov, fg_ws_msg *msg) {
     fg_conn *c = user;
-    if (c->closed || c->out.len > 0 || niov > 3)
-        return FG_ERR_AGAIN;
+    if (c->closed || c->out.len > 0 || niov > 3 || c->tls)
+        return FG_ERR_AGAIN; /* TLS: the reply is encrypted from out */
     uv_buf_t bufs[3];
     size_t total = 0;
     for (size_t i = 0; i < niov; i++) {
@@ -453,8 +510,17 @@ static void conn_update(fg_conn *c) {
         more = c->state == CONN_WS && had > 0 && c->out.len == 0 && !c->writing &&
                fg_ws_queued_msgs(c->ws) > 0;
     } while (more);
+    if (c->finishing && c->tls && c->tls_up && !c->tls_notified && c->state != CONN_LINGER &&
+        !c->writing && c->ndirect == 0 && c->out.len == 0) {
+        /* The last answer is out: close_notify, so the client tells our end from a cut. */
+        c->tls_notified = true;
+        fg_tls_close_notify(c->tls);
+        flush_out(c);
+        if (c->closed)
+            return;
+    }
     if (c->finishing && c->state != CONN_LINGER && !c->writing && c->ndirect == 0 &&
-        c->out.len == 0) {
+        c->out.len == 0 && c->tls_out.len == 0) {
         begin_linger(c);
         return;
     }
@@ -503,35 +569,100 @@ static void feed_http(fg_conn *c, const uint8_t *data, size_t len) {
     }
 }
 
+/* The client is gone (EOF or error). Answers still queued for a plain HTTP client that
+ * half-closed are written first; a WebSocket client that vanished cancels its frames. */
+static void client_gone(fg_conn *c, bool eof) {
+    if (eof && c->state == CONN_HTTP && (c->writing || bytes_waiting(c) > 0)) {
+        c->finishing = true;
+        set_reading(c, false);
+        conn_update(c);
+    } else {
+        fg_conn_close_now(c);
+    }
+}
+
+/* Plaintext from the client, to whatever the connection is now. */
+static void deliver(fg_conn *c, const uint8_t *data, size_t len) {
+    switch (c->state) {
+    case CONN_HTTP:
+        if (!c->finishing)
+            feed_http(c, data, len);
+        break;
+    case CONN_WS:
+        fg_ws_feed(c->ws, data, len);
+        break;
+    case CONN_LINGER:
+        break; /* dropped: we are done, waiting for the client's close */
+    }
+}
+
+/* The handshake or a record failed: said once, counted, answered (an alert, or for plain HTTP
+ * on the TLS port a plain 400), then the connection closes. */
+static void tls_failed(fg_conn *c) {
+    fg_tls_failure f = fg_tls_failed(c->tls);
+    char peer[64];
+    fg_conn_peer(c, peer, sizeof peer);
+    fg_log_warn("TLS client %s: %s (%s): closing", peer, fg_tls_reason(c->tls),
+                fg_tls_failure_name(f));
+    if (c->tls_up) { /* a bad record mid-session: nothing more can be said to it */
+        fg_stats_add(FG_STAT_tls_failures_total, 1);
+        fg_conn_close_now(c);
+        return;
+    }
+    if (f == FG_TLS_PLAINTEXT) {
+        fg_stats_add(FG_STAT_tls_plaintext_total, 1);
+        fg_http_refuse_connection(&c->tls_out, 400,
+                                  "This port speaks TLS: use https:// or wss://\n");
+    } else {
+        fg_stats_add(f == FG_TLS_CERTIFICATE ? FG_STAT_tls_certificate_failures_total
+                                             : FG_STAT_tls_failures_total,
+                     1);
+        fg_tls_take_output(c->tls, &c->tls_out); /* the alert */
+    }
+    c->finishing = true;
+    timer_set(c, TIMER_IDLE); /* a bound for writing the answer */
+}
+
+/* Ciphertext from the client: the handshake advances, plaintext is delivered. */
+static void read_tls(fg_conn *c, const uint8_t *data, size_t len) {
+    if (fg_tls_failed(c->tls))
+        return;
+    if (fg_tls_feed(c->tls, data, len) < 0) {
+        fg_conn_close_now(c); /* cannot happen: every feed is read out below */
+        return;
+    }
+    while (!c->closed) {
+        ssize_t n = fg_tls_read(c->tls, c->env->plain_buf, sizeof c->env->plain_buf);
+        if (!c->tls_up && fg_tls_handshake_done(c->tls)) {
+            c->tls_up = true;
+            fg_stats_add(FG_STAT_tls_handshakes_total, 1);
+        }
+        if (n > 0) {
+            deliver(c, c->env->plain_buf, (size_t)n);
+            continue;
+        }
+        if (n == FG_ERR_CLOSED)
+            client_gone(c, true);
+        else if (n < 0)
+            tls_failed(c);
+        return;
+    }
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     fg_conn *c = stream->data;
     if (nread == 0 || c->closed)
         return;
     if (nread < 0) {
-        /* EOF or error. Answers still queued for a plain HTTP client that half-closed are
-         * written first; a WebSocket client that vanished cancels its frames. */
-        if (nread == UV_EOF && c->state == CONN_HTTP && (c->writing || c->out.len)) {
-            c->finishing = true;
-            set_reading(c, false);
-            conn_update(c);
-        } else {
-            fg_conn_close_now(c);
-        }
+        client_gone(c, nread == UV_EOF);
         return;
     }
     fg_stats_add(FG_STAT_client_bytes_in_total, nread);
     const uint8_t *data = (const uint8_t *)buf->base;
-    switch (c->state) {
-    case CONN_HTTP:
-        if (!c->finishing)
-            feed_http(c, data, (size_t)nread);
-        break;
-    case CONN_WS:
-        fg_ws_feed(c->ws, data, (size_t)nread);
-        break;
-    case CONN_LINGER:
-        break; /* dropped: we are done, waiting for the client's close */
-    }
+    if (c->tls && c->state != CONN_LINGER)
+        read_tls(c, data, (size_t)nread);
+    else
+        deliver(c, data, (size_t)nread);
     conn_update(c);
 }
 
@@ -550,7 +681,10 @@ int fg_conn_accept(fg_conn_env *env, uv_stream_t *server) {
     c->open_handles = 2;
     fg_buf_init(&c->out, OUT_MAX);
     fg_buf_init(&c->wbuf, OUT_MAX);
+    fg_buf_init(&c->tls_out, OUT_MAX);
     c->http = fg_http_new(&env->routes);
+    if (env->tls)
+        c->tls = fg_tls_new(env->tls, NULL);
     c->next = env->conns;
     if (env->conns)
         env->conns->prev = c;

@@ -38,6 +38,7 @@ typedef struct fg_pool_config {
     uint32_t max_queue;          /* calls waiting for a stream slot, per backend */
     fg_pool_shared *shared;      /* NULL: the pool's own; else shared with other pools */
     bool passive_only;           /* no active Checks: another pool of `shared` sends them */
+    struct fg_tls_ctx *tls;      /* NULL: h2c; else TLS to every backend (borrowed) */
 } fg_pool_config;
 
 /* State for pools on several threads: health policy from cfg (unhealthy_after, healthy_after,

@@ -33,7 +33,13 @@
     X(COUNTER, http_head_too_large_total, "Request heads over the size or header limit (431)")     \
     X(COUNTER, ws_forbidden_total, "WebSocket upgrades refused for their Origin (403)")            \
     X(COUNTER, ws_unauthorized_total, "WebSocket upgrades without the --auth-token (401)")         \
-    X(COUNTER, ws_keepalive_closes_total, "WebSocket sessions closed for not answering a ping")
+    X(COUNTER, ws_keepalive_closes_total, "WebSocket sessions closed for not answering a ping")    \
+    X(COUNTER, tls_handshakes_total, "TLS handshakes completed with clients")                      \
+    X(COUNTER, tls_plaintext_total, "Plaintext connections to the TLS port (400, closed)")         \
+    X(COUNTER, tls_certificate_failures_total, "TLS clients failed on a certificate")              \
+    X(COUNTER, tls_failures_total, "TLS client connections failed otherwise (protocol, ALPN)")     \
+    X(COUNTER, tls_handshake_timeouts_total, "TLS handshakes not done in --header-timeout-ms")     \
+    X(COUNTER, backend_tls_failures_total, "Backend connections failed in TLS (cert, ALPN h2)")
 
 typedef enum fg_stat_id {
 #define FG_STATS_ENUM(kind, name, help) FG_STAT_##name,
