@@ -8,6 +8,7 @@ BUILD_PKGS=(
   gcc pkg-config meson ninja-build python3 python3-grpcio
   libuv1-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   libwslay-dev libhttp-parser-dev libjansson-dev libturbojpeg0-dev
+  libssl-dev openssl
 )
 TEST_PKGS=(
   libcmocka-dev nghttp2-client
