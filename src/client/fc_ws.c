@@ -74,6 +74,7 @@ struct fc_ws {
     fg_buf out_pending; /* filled by wslay's send_callback */
     fg_buf out_writing; /* owned by the uv_write in flight */
     fg_tls *tls;        /* wss; NULL: ws */
+    fg_buf tls_out;     /* wss: the session's output, moved to out_writing to be written */
     bool writing;
     bool in_read;    /* inside on_read: the flush waits until the batch is complete */
     bool freed;      /* the user let go: no more callbacks */
@@ -111,6 +112,7 @@ static void release(fc_ws *ws) {
     give_msg_buf(ws->msg);
     fg_buf_free(&ws->joined);
     fg_tls_free(ws->tls);
+    fg_buf_free(&ws->tls_out);
     free(ws);
 }
 
@@ -148,8 +150,8 @@ static void fail(fc_ws *ws, int err, const char *fmt, ...) {
 
 static void on_write_done(uv_write_t *req, int status);
 
-/* wss: out_pending is encrypted (once the TLS handshake is done) into out_writing, with any
- * handshake bytes. false: nothing to write. */
+/* wss: out_pending is encrypted (once the TLS handshake is done) into tls_out, after any
+ * handshake bytes, and that becomes out_writing. false: nothing to write. */
 static bool encrypt_pending(fc_ws *ws) {
     if (fg_tls_handshake_done(ws->tls) && ws->out_pending.len > 0) {
         if (fg_tls_write(ws->tls, ws->out_pending.data, ws->out_pending.len) < 0) {
@@ -158,7 +160,9 @@ static bool encrypt_pending(fc_ws *ws) {
         }
         fg_buf_reset(&ws->out_pending);
     }
-    fg_tls_take_output(ws->tls, &ws->out_writing);
+    fg_buf tmp = ws->out_writing; /* empty: no write in flight */
+    ws->out_writing = ws->tls_out;
+    ws->tls_out = tmp;
     return ws->out_writing.len > 0;
 }
 
@@ -443,9 +447,10 @@ int fc_ws_connect(uv_loop_t *loop, const fc_url *url, const struct sockaddr *add
         ws->rng = 1;
     fg_buf_init(&ws->out_pending, OUT_MAX);
     fg_buf_init(&ws->out_writing, OUT_MAX);
+    fg_buf_init(&ws->tls_out, OUT_MAX);
     ws->max_message = opts->max_message;
     if (opts->tls)
-        ws->tls = fg_tls_new(opts->tls, url->host);
+        ws->tls = fg_tls_new(opts->tls, url->host, &ws->tls_out);
     fg_buf_init(&ws->joined, OUT_MAX);
 
     uint8_t nonce[16];

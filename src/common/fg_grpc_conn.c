@@ -73,10 +73,8 @@ static void flush(fg_grpc_conn *c) {
         }
         fg_buf *wire = &c->wbuf;
         if (c->tls) {
-            /* Encrypted into tls_wbuf, which is written in place instead of wbuf. */
-            fg_buf_reset(&c->tls_wbuf);
-            if ((c->wbuf.len && fg_tls_write(c->tls, c->wbuf.data, c->wbuf.len) < 0) ||
-                fg_tls_take_output(c->tls, &c->tls_wbuf) < 0) {
+            /* Encrypted into tls_wbuf (after any handshake bytes), written instead of wbuf. */
+            if (c->wbuf.len && fg_tls_write(c->tls, c->wbuf.data, c->wbuf.len) < 0) {
                 drop_connection(c, "TLS write failed", false);
                 return;
             }
@@ -97,9 +95,17 @@ static void flush(fg_grpc_conn *c) {
             return;
         }
         if ((size_t)n == wire->len) {
+            fg_buf_reset(wire);
             if (!c->session)
                 return; /* handshake bytes: the rest comes with the server's answer */
             continue;   /* all taken: more output may be waiting */
+        }
+        if (c->tls) {
+            /* The session may append to tls_wbuf while this write is in flight. */
+            fg_buf tmp = c->tls_inflight;
+            c->tls_inflight = c->tls_wbuf;
+            c->tls_wbuf = tmp;
+            wire = &c->tls_inflight;
         }
         buf = uv_buf_init((char *)wire->data + n, (unsigned)(wire->len - (size_t)n));
         int rv = uv_write(&c->write_req, (uv_stream_t *)&c->link->tcp, &buf, 1, on_write_done);
@@ -115,6 +121,7 @@ static void flush(fg_grpc_conn *c) {
 static void on_write_done(uv_write_t *req, int status) {
     fg_grpc_conn *c = req->data;
     c->writing = false;
+    fg_buf_reset(&c->tls_inflight);
     if (c->closing || status == UV_ECANCELED)
         return;
     if (status < 0) {
@@ -380,7 +387,8 @@ static void on_connect(uv_connect_t *req, int status) {
     int rv = uv_read_start((uv_stream_t *)&c->link->tcp, on_alloc, on_read);
     if (rv == 0 && c->opts.tls) {
         /* The session starts once the handshake is done (tls_recv). */
-        c->tls = fg_tls_new(c->opts.tls, c->host);
+        fg_buf_reset(&c->tls_wbuf); /* nothing of an earlier connection */
+        c->tls = fg_tls_new(c->opts.tls, c->host, &c->tls_wbuf);
         fg_tls_read(c->tls, NULL, 0); /* the ClientHello */
         flush(c);
         return;
@@ -498,6 +506,7 @@ static void teardown(fg_grpc_conn *c) {
     fg_gcall_free_list(c);
     fg_buf_free(&c->wbuf);
     fg_buf_free(&c->tls_wbuf);
+    fg_buf_free(&c->tls_inflight);
     free(c->tls_plain);
     free(c->authority);
     free(c->host);
@@ -554,6 +563,7 @@ int fg_grpc_conn_new(uv_loop_t *loop, const char *host, uint16_t port,
         c->rng = 0x9e3779b97f4a7c15ull;
     fg_buf_init(&c->wbuf, WRITE_BUF_MAX);
     fg_buf_init(&c->tls_wbuf, WRITE_BUF_MAX + TLS_OVERHEAD_MAX);
+    fg_buf_init(&c->tls_inflight, WRITE_BUF_MAX + TLS_OVERHEAD_MAX);
     if (c->opts.tls)
         c->tls_plain = fg_malloc(READ_BUF_SIZE);
     uv_timer_init(loop, &c->conn_timer);

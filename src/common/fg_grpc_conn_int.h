@@ -84,9 +84,10 @@ struct fg_grpc_conn {
     struct addrinfo *addrs, *next_addr;
     int last_connect_err;
     tcp_link *link;
-    fg_tls *tls;                /* the link's TLS session (opts.tls) */
-    fg_buf tls_wbuf;            /* wbuf encrypted: what is written with TLS */
-    uint8_t *tls_plain;         /* READ_BUF_SIZE bytes decrypted at a time (opts.tls) */
+    fg_tls *tls;         /* the link's TLS session (opts.tls) */
+    fg_buf tls_wbuf;     /* the TLS session's output (wbuf encrypted), written next */
+    fg_buf tls_inflight; /* what uv_write is writing with TLS (tls_wbuf may grow meanwhile) */
+    uint8_t *tls_plain;  /* READ_BUF_SIZE bytes decrypted at a time (opts.tls) */
     fg_tls_failure tls_failure; /* of the last failure */
     nghttp2_session *session;
     bool goaway;          /* the server sent GOAWAY: no new streams on this session */

@@ -1,9 +1,12 @@
 /*
  * fg_tls: TLS 1.2/1.3 (OpenSSL 3) over memory BIOs, for any byte stream. It owns no socket and
  * never blocks: the owner feeds the ciphertext it read (fg_tls_feed), takes plaintext out
- * (fg_tls_read, which also drives the handshake), hands plaintext to send (fg_tls_write) and
- * writes whatever ciphertext comes out (fg_tls_take_output) to its stream. Users: the proxy's
- * client connections and frameserver (servers), fg_grpc_conn (client, toward the backends).
+ * (fg_tls_read until it returns 0, which also drives the handshake), hands plaintext to send
+ * (fg_tls_write) and writes to its stream whatever ciphertext lands in its out buffer. The BIOs
+ * are our own: input is read where the owner's read buffer lies, output is appended to the
+ * owner's write buffer (no memory BIO copies in between).
+ * Users: the proxy's client connections and frameserver (servers), fg_grpc_conn (client, toward the
+ * backends).
  *
  * fg_tls_ctx: one configuration (role, certificate and key, CA, the one ALPN protocol), shared
  * by every session of every thread. fg_tls_ctx_reload() re-reads the files and swaps them in for
@@ -54,27 +57,29 @@ int fg_tls_ctx_reload(fg_tls_ctx *ctx, char *err, size_t errlen);
 void fg_tls_ctx_free(fg_tls_ctx *ctx);
 
 /* A session on the ctx's current configuration. server_name (client role; may be NULL): sent
- * as SNI and verified against the server's certificate; copied. */
-fg_tls *fg_tls_new(fg_tls_ctx *ctx, const char *server_name);
+ * as SNI and verified against the server's certificate; copied. Every byte of ciphertext for
+ * the peer (handshake, records, alerts) is appended to *out, the owner's buffer, at once: the
+ * owner writes it to its stream whenever it is not empty, and must not let it move while the
+ * session may append (fg_tls_set_output points elsewhere). A full out fails the session. */
+fg_tls *fg_tls_new(fg_tls_ctx *ctx, const char *server_name, fg_buf *out);
+void fg_tls_set_output(fg_tls *t, fg_buf *out);
 void fg_tls_free(fg_tls *t);
 
-/* Ciphertext from the peer, up to FG_TLS_FEED_MAX buffered (a caller reads between feeds).
- * 0, or FG_ERR_TOO_BIG. */
+/* Ciphertext from the peer. Read in place (no copy): data must stay valid until fg_tls_read
+ * returned 0 or an error; what the session did not take by then (normally nothing) it keeps,
+ * up to FG_TLS_FEED_MAX. 0, or FG_ERR_TOO_BIG. */
 #define FG_TLS_FEED_MAX (256u * 1024)
 int fg_tls_feed(fg_tls *t, const uint8_t *data, size_t len);
 /*
  * Advances the handshake, then decrypts: n > 0 plaintext bytes into buf; 0: nothing more until
- * the next feed (output may be pending: fg_tls_take_output); FG_ERR_CLOSED: the peer sent
+ * the next feed (output may have been appended to out); FG_ERR_CLOSED: the peer sent
  * close_notify; FG_ERR_PROTO: the session failed (fg_tls_failed/fg_tls_reason; an alert for the
  * peer may be pending). A client call with nothing fed starts the handshake.
  */
 ssize_t fg_tls_read(fg_tls *t, uint8_t *buf, size_t cap);
-/* Encrypts all of data (only once fg_tls_handshake_done). 0 or FG_ERR_PROTO. */
+/* Encrypts all of data into out (only once fg_tls_handshake_done). 0 or FG_ERR_PROTO. */
 int fg_tls_write(fg_tls *t, const uint8_t *data, size_t len);
-/* Appends the ciphertext waiting for the peer to out. 0 or FG_ERR_TOO_BIG (kept for later). */
-int fg_tls_take_output(fg_tls *t, fg_buf *out);
-size_t fg_tls_output_pending(const fg_tls *t);
-/* Queues close_notify (take the output after). */
+/* Appends close_notify to out. */
 void fg_tls_close_notify(fg_tls *t);
 
 bool fg_tls_handshake_done(const fg_tls *t);

@@ -262,12 +262,16 @@ static void buf_drained(fg_conn *c, fg_buf *b) {
     fg_buf_init(b, OUT_MAX);
 }
 
-static void lend_spare(fg_conn *c) {
-    if (c->out.len > 0 || c->out.cap >= c->env->spare.cap)
+static void lend_spare_to(fg_conn *c, fg_buf *b) {
+    if (b->len > 0 || b->cap >= c->env->spare.cap)
         return;
     fg_buf tmp = c->env->spare;
-    c->env->spare = c->out;
-    c->out = tmp;
+    c->env->spare = *b;
+    *b = tmp;
+}
+
+static void lend_spare(fg_conn *c) {
+    lend_spare_to(c, &c->out);
 }
 
 static void on_write_done(uv_write_t *req, int status) {
@@ -293,21 +297,18 @@ static void on_write_done(uv_write_t *req, int status) {
  * (below) writes a reply from its own buffers when out is empty (plaintext only).
  */
 
-/* The buffer whose bytes go on the wire next: out, or with TLS what it became in tls_out.
- * NULL: TLS failed (closed). */
+/* The buffer whose bytes go on the wire next: out, or with TLS tls_out, where the session
+ * appends records (out's plaintext is encrypted into it here). NULL: TLS failed (closed). */
 static fg_buf *wire_pending(fg_conn *c) {
     if (!c->tls)
         return &c->out;
     if (c->out.len > 0 && c->tls_up) {
+        lend_spare_to(c, &c->tls_out);
         if (fg_tls_write(c->tls, c->out.data, c->out.len) < 0) {
             fg_conn_close_now(c);
             return NULL;
         }
         buf_drained(c, &c->out);
-    }
-    if (fg_tls_take_output(c->tls, &c->tls_out) < 0) {
-        fg_conn_close_now(c);
-        return NULL;
     }
     return &c->tls_out;
 }
@@ -383,6 +384,29 @@ static void on_direct_write_done(uv_write_t *req, int status) {
 }
 
 /*
+ * Path 3 with TLS: the reply is encrypted from its own buffers into tls_out (no copy into out);
+ * the small pieces before the image go as one record. Written by the next flush_out.
+ */
+static int send_direct_tls(fg_conn *c, const fg_ws_iov *iov, size_t niov, fg_ws_msg *msg) {
+    if (!c->tls_up)
+        return FG_ERR_AGAIN;
+    uint8_t head[512];
+    size_t hlen = 0, first = 0;
+    while (first + 1 < niov && hlen + iov[first].len <= sizeof head) {
+        memcpy(head + hlen, iov[first].base, iov[first].len);
+        hlen += iov[first++].len;
+    }
+    lend_spare_to(c, &c->tls_out);
+    int rc = hlen ? fg_tls_write(c->tls, head, hlen) : 0;
+    for (size_t i = first; i < niov && rc == 0; i++)
+        rc = fg_tls_write(c->tls, iov[i].base, iov[i].len);
+    fg_ws_msg_free(msg);
+    if (rc < 0)
+        c->write_failed = true; /* closed at the next update, not inside fg_ws */
+    return 0;
+}
+
+/*
  * fg_ws's send_direct: one reply frame as one writev from where its pieces lie. Only when
  * nothing of ours waits in out (a pending write_req or direct write is fine: libuv writes its
  * requests in order, and uv_try_write refuses while any is queued). Never closes here: we may
@@ -390,8 +414,10 @@ static void on_direct_write_done(uv_write_t *req, int status) {
  */
 static int on_send_direct(void *user, const fg_ws_iov *iov, size_t niov, fg_ws_msg *msg) {
     fg_conn *c = user;
-    if (c->closed || c->out.len > 0 || niov > 3 || c->tls)
-        return FG_ERR_AGAIN; /* TLS: the reply is encrypted from out */
+    if (c->closed || c->out.len > 0 || niov > 3)
+        return FG_ERR_AGAIN;
+    if (c->tls)
+        return send_direct_tls(c, iov, niov, msg);
     uv_buf_t bufs[3];
     size_t total = 0;
     for (size_t i = 0; i < niov; i++) {
@@ -613,11 +639,10 @@ static void tls_failed(fg_conn *c) {
         fg_stats_add(FG_STAT_tls_plaintext_total, 1);
         fg_http_refuse_connection(&c->tls_out, 400,
                                   "This port speaks TLS: use https:// or wss://\n");
-    } else {
+    } else { /* the alert is in tls_out already */
         fg_stats_add(f == FG_TLS_CERTIFICATE ? FG_STAT_tls_certificate_failures_total
                                              : FG_STAT_tls_failures_total,
                      1);
-        fg_tls_take_output(c->tls, &c->tls_out); /* the alert */
     }
     c->finishing = true;
     timer_set(c, TIMER_IDLE); /* a bound for writing the answer */
@@ -684,7 +709,7 @@ int fg_conn_accept(fg_conn_env *env, uv_stream_t *server) {
     fg_buf_init(&c->tls_out, OUT_MAX);
     c->http = fg_http_new(&env->routes);
     if (env->tls)
-        c->tls = fg_tls_new(env->tls, NULL);
+        c->tls = fg_tls_new(env->tls, NULL, &c->tls_out);
     c->next = env->conns;
     if (env->conns)
         env->conns->prev = c;

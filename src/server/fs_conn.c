@@ -32,7 +32,8 @@ struct fs_conn {
     bool closing;
     bool in_recv; /* inside nghttp2_session_mem_recv(): no flushing, no closing */
     uv_write_t write_req;
-    fg_tls *tls; /* --tls-cert: the connection's TLS session; NULL: h2c */
+    fg_tls *tls;  /* --tls-cert: the connection's TLS session (writes into out[filling]) */
+    fg_buf h2out; /* TLS: nghttp2's plaintext, encrypted by fs_conn_flush */
     char read_buf[READ_BUF_SIZE];
     uint8_t plain[READ_BUF_SIZE]; /* TLS: decrypted */
 };
@@ -60,10 +61,16 @@ void fs_conn_mark_dirty(fs_conn *c) {
 
 /* ---- nghttp2 callbacks ---- */
 
+/* Where nghttp2's frames go: the buffer being filled, or with TLS the plaintext that
+ * fs_conn_flush encrypts into it. */
+static fg_buf *nghttp2_out(fs_conn *c) {
+    return c->tls ? &c->h2out : &c->out[c->filling];
+}
+
 static ssize_t send_callback(nghttp2_session *session, const uint8_t *data, size_t length,
                              int flags, void *user_data) {
     fs_conn *c = user_data;
-    fg_buf *out = &c->out[c->filling];
+    fg_buf *out = nghttp2_out(c);
     if (out->len >= OUT_HIGH_WATER)
         return NGHTTP2_ERR_WOULDBLOCK;
     if (fg_buf_append(out, data, length) < 0)
@@ -75,7 +82,7 @@ static int send_data_callback(nghttp2_session *session, nghttp2_frame *frame,
                               const uint8_t *framehd, size_t length, nghttp2_data_source *source,
                               void *user_data) {
     fs_conn *c = user_data;
-    fg_buf *out = &c->out[c->filling];
+    fg_buf *out = nghttp2_out(c);
     if (out->len >= OUT_HIGH_WATER)
         return NGHTTP2_ERR_WOULDBLOCK;
     if (fs_call_write_data(source->ptr, framehd, length, out) < 0)
@@ -196,6 +203,7 @@ static void on_close(uv_handle_t *handle) {
     fs_conn *c = handle->data;
     fg_buf_free(&c->out[0]);
     fg_buf_free(&c->out[1]);
+    fg_buf_free(&c->h2out);
     fg_tls_free(c->tls);
     free(c);
 }
@@ -244,12 +252,12 @@ static void on_write_done(uv_write_t *req, int status) {
     fs_conn_flush(c);
 }
 
-/* TLS: out's plaintext is replaced by its ciphertext (and any handshake bytes). */
-static int encrypt_out(fs_conn *c, fg_buf *out) {
-    if (out->len > 0 && fg_tls_write(c->tls, out->data, out->len) < 0)
+/* TLS: nghttp2's plaintext is encrypted into out[filling], after any handshake bytes. */
+static int encrypt_out(fs_conn *c) {
+    if (c->h2out.len > 0 && fg_tls_write(c->tls, c->h2out.data, c->h2out.len) < 0)
         return FG_ERR_PROTO;
-    fg_buf_reset(out);
-    return fg_tls_take_output(c->tls, out);
+    fg_buf_reset(&c->h2out);
+    return 0;
 }
 
 void fs_conn_flush(fs_conn *c) {
@@ -265,7 +273,7 @@ void fs_conn_flush(fs_conn *c) {
         return;
     }
     fg_buf *out = &c->out[c->filling];
-    if (c->tls && encrypt_out(c, out) < 0) {
+    if (c->tls && encrypt_out(c) < 0) {
         fs_conn_close(c);
         return;
     }
@@ -278,6 +286,8 @@ void fs_conn_flush(fs_conn *c) {
         }
         c->writing = true;
         c->filling = !c->filling;
+        if (c->tls)
+            fg_tls_set_output(c->tls, &c->out[c->filling]); /* the other one is in flight */
     }
     if (h2)
         maybe_close(c);
@@ -316,10 +326,8 @@ static void tls_failed(fs_conn *c) {
         uv_ip_name((const struct sockaddr *)&ss, ip, sizeof ip);
     fg_log_warn("TLS client %s: %s (%s): closing", ip, fg_tls_reason(c->tls),
                 fg_tls_failure_name(fg_tls_failed(c->tls)));
-    fg_buf *out = &c->out[c->filling];
+    fg_buf *out = &c->out[c->filling]; /* the alert is there */
     if (!c->writing) {
-        fg_buf_reset(out);
-        fg_tls_take_output(c->tls, out);
         uv_buf_t b = uv_buf_init((char *)out->data, (unsigned)out->len);
         if (out->len)
             uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
@@ -396,6 +404,7 @@ int fs_conn_accept(fs_server *srv) {
     c->srv = srv;
     fg_buf_init(&c->out[0], OUT_MAX);
     fg_buf_init(&c->out[1], OUT_MAX);
+    fg_buf_init(&c->h2out, OUT_MAX);
     uv_tcp_init(srv->loop, &c->tcp);
     c->tcp.data = c;
     c->write_req.data = c;
@@ -409,7 +418,7 @@ int fs_conn_accept(fs_server *srv) {
     }
     uv_tcp_nodelay(&c->tcp, 1);
     if (srv->tls)
-        c->tls = fg_tls_new(srv->tls, NULL);
+        c->tls = fg_tls_new(srv->tls, NULL, &c->out[c->filling]);
     start_session(c);
     c->next = srv->conns;
     if (srv->conns)
