@@ -49,7 +49,8 @@ static void test_ws_url_bad(void **state) {
     assert_int_equal(u.port, 443);
     assert_int_equal(fc_url_parse_ws("ws://h/ws", &u, err, sizeof(err)), 0);
     assert_false(u.tls);
-    assert_non_null(strstr(err, "TLS"));
+    assert_int_equal(fc_url_parse_ws("http://h/ws", &u, err, sizeof(err)), FG_ERR_INVALID);
+    assert_non_null(strstr(err, "ws:// or wss://"));
 }
 
 static void test_hostport(void **state) {
