@@ -316,10 +316,11 @@ def test_bad_backend_tls_is_logged_counted_and_isolated(procs, certs, case):
     h = wait_https_health(
         port,
         certs,
-        lambda h: any(reasons[case] in b["last_error"] for b in h["backends"]),
-        f"the {case} backend refused",
+        lambda h: h["healthy_count"] == 1
+        and any(reasons[case] in b["last_error"] for b in h["backends"]),
+        f"the {case} backend refused and the good one healthy",
     )
-    assert h["healthy_count"] == 1, h
+    assert [b["healthy"] for b in h["backends"]] == [True, False], h
     with WssClient(port, certs) as c:
         for r in c.run(20, inflight=4):
             assert_frame(r)
