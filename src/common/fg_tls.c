@@ -428,6 +428,10 @@ static ssize_t read_plain(fg_tls *t, uint8_t *buf, size_t cap) {
     }
     if (cap == 0)
         return 0;
+    /* Nothing fed and nothing buffered: the answer is "want more" without asking OpenSSL (the
+     * last call of every read loop). */
+    if (t->input.len == 0 && t->input.kept.len == 0 && !SSL_has_pending(t->ssl))
+        return 0;
     ERR_clear_error();
     int n = SSL_read(t->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
     if (n > 0)
