@@ -16,9 +16,10 @@
  * FG_CONN_IDLE_MS. A WebSocket session that sent no byte for ws_ping_ms is pinged; if it still
  * sends nothing (no pong) for another ws_ping_ms, the socket is closed.
  *
- * TLS (env->tls set): every byte goes through an fg_tls session (memory BIOs): the ciphertext
- * read is fed to it and the plaintext goes where plain bytes would go; out is encrypted into
- * tls_out before it is written (no direct replies). The handshake must finish within
+ * TLS (env->tls set): every byte goes through an fg_tls session: the ciphertext read is fed
+ * to it and the plaintext goes where plain bytes would go; the session writes its records into
+ * tls_out, the buffer that is written to the socket: out is encrypted into it, and a direct reply
+ * is encrypted into it from the reply's own buffers. The handshake must finish within
  * header_timeout_ms of the accept (the head deadline covers it). A failed handshake (plaintext,
  * a refused certificate, no common protocol) is logged once and counted, answered (an alert, or a
  * plain 400 to a plaintext client) and closed; other connections are not affected.
