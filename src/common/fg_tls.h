@@ -1,5 +1,5 @@
 /*
- * fg_tls: TLS 1.2/1.3 (OpenSSL 3) over memory BIOs, for any byte stream. It owns no socket and
+ * fg_tls: TLS 1.2/1.3 (OpenSSL 3) over in-memory BIOs, for any byte stream. It owns no socket and
  * never blocks: the owner feeds the ciphertext it read (fg_tls_feed), takes plaintext out
  * (fg_tls_read until it returns 0, which also drives the handshake), hands plaintext to send
  * (fg_tls_write) and writes to its stream whatever ciphertext lands in its out buffer. The BIOs
