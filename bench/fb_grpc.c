@@ -39,6 +39,8 @@ typedef struct grpc_opts {
     const char *model;
     uint64_t input_bytes;
     double timeout_s;
+    const char *tls_ca; /* --tls-ca: grpcs, the backends' certificates verified against it */
+    const char *tls_cert, *tls_key; /* mTLS */
     bool json;
 } grpc_opts;
 
@@ -61,6 +63,7 @@ typedef struct worker {
 
 struct grpc_run {
     grpc_opts o;
+    fg_tls_ctx *tls; /* --tls-ca */
     bool round_robin;
     uv_loop_t loop;
     uv_timer_t phase_timer;
@@ -394,6 +397,11 @@ static int parse_flags(grpc_opts *o, int argc, char **argv) {
         {"input-bytes", FG_ARG_UINT, &o->input_bytes, 0, 16 << 20, 0, 0, "B",
          "bytes of model input per request"},
         {"timeout", FG_ARG_DOUBLE, &o->timeout_s, 0, 0, 0.001, 3600, "S", "per-call deadline"},
+        {"tls-ca", FG_ARG_STRING, &o->tls_ca, 0, 0, 0, 0, "PATH",
+         "TLS (grpcs, ALPN h2) to the backends, verified against this PEM CA"},
+        {"tls-cert", FG_ARG_STRING, &o->tls_cert, 0, 0, 0, 0, "PATH",
+         "with --tls-ca: client certificate (mTLS)"},
+        {"tls-key", FG_ARG_STRING, &o->tls_key, 0, 0, 0, 0, "PATH", "PEM key of --tls-cert"},
         {"json", FG_ARG_SWITCH, &o->json, 0, 0, 0, 0, NULL, "print the results as JSON"},
     };
     int rc = fg_args_run("framebench grpc", usage, summary, specs, sizeof(specs) / sizeof(specs[0]),
@@ -437,6 +445,18 @@ static int parse_targets(grpc_run *r) {
 }
 
 static int run_load(grpc_run *r) {
+    if (r->o.tls_ca) {
+        char err[300];
+        fg_tls_ctx_config tc = {.role = FG_TLS_CLIENT,
+                                .cert = r->o.tls_cert,
+                                .key = r->o.tls_key,
+                                .ca = r->o.tls_ca,
+                                .alpn = "h2"};
+        if (fg_tls_ctx_new(&tc, &r->tls, err, sizeof err) != 0) {
+            fprintf(stderr, "framebench grpc: %s\n", err);
+            return FG_ERR_INVALID;
+        }
+    }
     uv_loop_init(&r->loop);
     uv_timer_init(&r->loop, &r->phase_timer);
     uv_timer_init(&r->loop, &r->retry_timer);
@@ -445,6 +465,7 @@ static int run_load(grpc_run *r) {
     fg_grpc_conn_opts copts = {.max_reply_bytes = 64u << 20,
                                .max_queue = (uint32_t)(r->o.concurrency * 2 + 16),
                                .connect_timeout_ms = 3000};
+    copts.tls = r->tls;
     for (uint32_t i = 0; i < r->ntargets; i++) {
         target *t = &r->targets[i];
         t->latency = fg_hist_new();
@@ -505,6 +526,7 @@ int fb_grpc_main(int argc, char **argv) {
     fg_buf_free(&r->msg);
     free(r->input);
     free(r->workers);
+    fg_tls_ctx_free(r->tls);
 out:
     free(r);
     return status;

@@ -48,8 +48,9 @@ void fb_rpc_explain(char *buf, size_t len, const char *target, const char *model
         if (conn_error[0]) {
             *fatal = 1;
             snprintf(buf, len, "cannot reach a gRPC server at %s: %s%s", target, conn_error,
-                     strstr(conn_error, "refused") ? ""
-                                                   : " (is it an HTTP/2 cleartext gRPC server?)");
+                     strstr(conn_error, "refused") || strstr(conn_error, "TLS")
+                         ? ""
+                         : " (is it an HTTP/2 cleartext gRPC server?)");
             return;
         }
         break;

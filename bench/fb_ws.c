@@ -27,6 +27,7 @@
 #include "fc_group.h"
 #include "fc_report.h"
 #include "fc_url.h"
+#include "fg_tls.h"
 #include "fc_ws.h"
 #include "fg_alloc.h"
 #include "fg_args.h"
@@ -88,6 +89,7 @@ typedef struct ws_opts {
     uint64_t input_bytes;
     double connect_timeout_s;
     uint64_t max_message;
+    const char *tls_ca; /* wss: the CA the proxy's certificate must chain to */
     bool json;
     bool latest, order, hints;
     uint64_t deadline_ms; /* 0: not sent */
@@ -101,6 +103,7 @@ struct run {
     uv_timer_t phase_timer; /* connect timeout, then the end of the run, then the drain */
     uv_timer_t pace_timer;  /* open loop only */
     fc_url url;
+    fg_tls_ctx *tls; /* wss:// */
     struct sockaddr_storage addr;
     conn *conns;
     uint32_t settled, opened;
@@ -407,7 +410,7 @@ static void build_request(run *r) {
 }
 
 static int connect_all(run *r) {
-    fc_ws_options wo = {SUBPROTOCOL, r->o.max_message};
+    fc_ws_options wo = {SUBPROTOCOL, r->o.max_message, r->tls};
     r->conns = fg_calloc(r->o.connections, sizeof(*r->conns));
     group *g = r->groups;
     for (uint64_t i = 0; i < r->o.connections; i++) {
@@ -628,7 +631,7 @@ static void report_text(run *r, FILE *out) {
         fprintf(out, "error: %s\n", r->errors[i]);
 }
 
-static const char usage[] = "framebench ws --url ws://HOST:PORT/ws [flags]";
+static const char usage[] = "framebench ws --url ws[s]://HOST:PORT/ws [flags]";
 static const char summary[] =
     "Load through the framegate proxy's WebSocket: closed loop (--inflight requests per\n"
     "connection), or open loop at --rate requests/s with latency from the intended send time.";
@@ -636,7 +639,9 @@ static const char summary[] =
 static int parse_flags(ws_opts *o, int argc, char **argv) {
     const char *group_seen = NULL; /* only for --help: --group is collected below */
     fg_arg_spec specs[] = {
-        {"url", FG_ARG_STRING, &o->url, 0, 0, 0, 0, "URL", "ws://HOST:PORT/PATH of the proxy"},
+        {"url", FG_ARG_STRING, &o->url, 0, 0, 0, 0, "URL", "ws[s]://HOST:PORT/PATH of the proxy"},
+        {"tls-ca", FG_ARG_STRING, &o->tls_ca, 0, 0, 0, 0, "PATH",
+         "wss: PEM CA of the proxy's certificate (default: the system's)"},
         {"connections", FG_ARG_UINT, &o->connections, 1, 100000, 0, 0, "N",
          "WebSocket connections"},
         {"inflight", FG_ARG_UINT, &o->inflight, 1, 65536, 0, 0, "K",
@@ -761,6 +766,13 @@ int fb_ws_main(int argc, char **argv) {
         fprintf(stderr, "framebench ws: %s\n", err);
         goto out_free;
     }
+    if (r->url.tls) {
+        fg_tls_ctx_config tc = {.role = FG_TLS_CLIENT, .ca = r->o.tls_ca, .alpn = "http/1.1"};
+        if (fg_tls_ctx_new(&tc, &r->tls, err, sizeof err) != 0) {
+            fprintf(stderr, "framebench ws: %s\n", err);
+            goto out_free;
+        }
+    }
     status = 1;
     if (fc_url_resolve(&r->url, &r->addr, err, sizeof(err)) != 0) {
         fprintf(stderr, "framebench ws: %s\n", err);
@@ -812,6 +824,7 @@ int fb_ws_main(int argc, char **argv) {
     free(r->conns);
     free(r->request);
 out_free:
+    fg_tls_ctx_free(r->tls);
     free(r);
     return status;
 }

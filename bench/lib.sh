@@ -170,26 +170,26 @@ lib_stop_servers() {
 	SERVER_ADDRS=""
 }
 
-# lib_start_proxy FLAGS...: framegate in front of SERVER_ADDRS; returns once every backend is
-# healthy.
+# lib_start_proxy FLAGS...: framegate in front of SERVER_ADDRS (log: PROXY_LOG, default
+# $work/proxy.log); returns once every backend is healthy.
 lib_start_proxy() {
 	# shellcheck disable=SC2086 # PROXY_ENV is a list of NAME=VALUE words
 	env ${PROXY_ENV:-} "$framegate" --host 127.0.0.1 --ws-port 0 --grpc-addrs "$SERVER_ADDRS" \
-		--log-frames off "$@" >"$work/proxy.log" 2>&1 &
+		--log-frames off "$@" >"${PROXY_LOG:=$work/proxy.log}" 2>&1 &
 	PROXY_PID=$!
 	LIB_PIDS+=("$PROXY_PID")
-	PROXY_PORT=$(lib_wait_line "$work/proxy.log" 's/^framegate listening on [0-9.]*:\([0-9]*\).*/\1/p' \
+	PROXY_PORT=$(lib_wait_line "$PROXY_LOG" 's/^framegate listening on [0-9.]*:\([0-9]*\).*/\1/p' \
 		"$PROXY_PID" framegate) || exit 1
 	PROXY_URL="ws://127.0.0.1:$PROXY_PORT/ws"
 	local want=${#SERVER_PORTS[@]} i healthy
 	for i in $(seq 200); do
-		healthy=$(grep -c ' healthy$' "$work/proxy.log" || true)
+		healthy=$(grep -c ' healthy$' "$PROXY_LOG" || true)
 		[ "$healthy" -ge "$want" ] && return 0
 		kill -0 "$PROXY_PID" 2>/dev/null || break
 		sleep 0.05
 	done
 	lib_log "framegate: only $healthy of $want backends became healthy; its log:"
-	cat "$work/proxy.log" >&2
+	cat "$PROXY_LOG" >&2
 	exit 1
 }
 

@@ -334,11 +334,53 @@ def http_seeds():
     return out
 
 
+def client_hello(minimum, maximum, alpn, ciphers=None):
+    """The first flight of a real client (Python's ssl on OpenSSL), as a server would read it."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version, ctx.maximum_version = minimum, maximum
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def tls_seeds():
+    """fuzz_tls: byte 0 feed size (0: all at once), then the client's bytes."""
+    import ssl
+
+    v12, v13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
+    hello13 = client_hello(v12, v13, ["h2", "http/1.1"])
+    seeds = {
+        "hello_tls13_alpn": hello13,
+        "hello_tls12_only": client_hello(v12, v12, ["http/1.1"], "ECDHE-ECDSA-AES128-GCM-SHA256"),
+        "hello_h2_only": client_hello(v12, v13, ["h2"]),
+        "hello_no_alpn": client_hello(v12, v13, None),
+        "hello_then_garbage_record": hello13 + b"\x17\x03\x03\x00\x05hello",
+        "plaintext_http": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "alert_record": b"\x15\x03\x03\x00\x02\x02\x28",
+        "record_too_long": b"\x16\x03\x01\xff\xff" + b"\x01" * 64,
+    }
+    out = {k: b"\x00" + v for k, v in seeds.items()}
+    out["hello_tls13_7byte_feeds"] = b"\x07" + hello13
+    return out
+
+
 def main():
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "corpus"
     for target, seeds in (("fuzz_reply", reply_seeds()), ("fuzz_ws", ws_seeds()),
                           ("fuzz_codec", codec_seeds()), ("fuzz_http", http_seeds()),
-                          ("fuzz_orca", orca_seeds())):
+                          ("fuzz_orca", orca_seeds()), ("fuzz_tls", tls_seeds())):
         d = out / target
         d.mkdir(parents=True, exist_ok=True)
         for old in d.iterdir():

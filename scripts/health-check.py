@@ -37,8 +37,18 @@ def decode_status(reply):
     return 0
 
 
-def check(addr, service, timeout):
-    with grpc.insecure_channel(addr) as ch:
+def channel(addr, tls):
+    """Plaintext, or TLS with tls = "CA[,CERT,KEY]" (PEM files; CERT,KEY for mTLS)."""
+    if not tls:
+        return grpc.insecure_channel(addr)
+    files = tls.split(",")
+    pems = [open(f, "rb").read() for f in files]
+    key, chain = (pems[2], pems[1]) if len(pems) == 3 else (None, None)
+    return grpc.secure_channel(addr, grpc.ssl_channel_credentials(pems[0], key, chain))
+
+
+def check(addr, service, timeout, tls=""):
+    with channel(addr, tls) as ch:
         call = ch.unary_unary("/grpc.health.v1.Health/Check")
         try:
             reply = call(encode_request(service), timeout=timeout)
@@ -51,13 +61,14 @@ def main():
     ap = argparse.ArgumentParser(description="wait until gRPC backends are SERVING")
     ap.add_argument("--timeout", type=float, default=30.0)
     ap.add_argument("--service", default="")
+    ap.add_argument("--tls", default="", metavar="CA[,CERT,KEY]", help="check over TLS (PEM files)")
     ap.add_argument("addrs", nargs="+", metavar="HOST:PORT")
     args = ap.parse_args()
     deadline = time.monotonic() + args.timeout
     pending = {a: "no answer yet" for a in args.addrs}
     while pending:
         for addr in list(pending):
-            pending[addr] = check(addr, args.service, 1.0)
+            pending[addr] = check(addr, args.service, 1.0, args.tls)
             if pending[addr] == "SERVING":
                 del pending[addr]
         if not pending:

@@ -11,6 +11,7 @@
 #                         (default model: torch-face)
 #   FG_RUN_DIR            where the PID file and logs go (default: .run in the repository)
 #   FG_BACKEND_TIMEOUT    seconds to wait for SERVING (default 30)
+#   FG_HEALTH_TLS         CA[,CERT,KEY]: check the health over TLS (backends with --tls-cert)
 #
 # The PIDs go to $FG_RUN_DIR/backends.pids ("PID PORT EXE" per line) for stop-backends.sh,
 # each backend's output to $FG_RUN_DIR/backend-PORT.log. On any failure everything this
@@ -98,12 +99,12 @@ $(tail -n 5 "$run_dir/backend-$port.log")"
 		fi
 	done <"$pidfile"
 	# shellcheck disable=SC2086
-	if /usr/bin/python3 "$root/scripts/health-check.py" --timeout 0 $addrs 2>/dev/null; then
+	if /usr/bin/python3 "$root/scripts/health-check.py" --timeout 0 --tls "${FG_HEALTH_TLS:-}" $addrs 2>/dev/null; then
 		break
 	fi
 	if [ "$(date +%s)" -ge "$deadline" ]; then
 		# shellcheck disable=SC2086
-		/usr/bin/python3 "$root/scripts/health-check.py" --timeout 0 $addrs || true
+		/usr/bin/python3 "$root/scripts/health-check.py" --timeout 0 --tls "${FG_HEALTH_TLS:-}" $addrs || true
 		fail "backends not SERVING after ${timeout}s (FG_BACKEND_TIMEOUT)"
 	fi
 	sleep 0.2

@@ -42,6 +42,12 @@
     X(COUNTER, ws_forbidden_total, "WebSocket upgrades refused for their Origin (403)")            \
     X(COUNTER, ws_unauthorized_total, "WebSocket upgrades without the --auth-token (401)")         \
     X(COUNTER, ws_keepalive_closes_total, "WebSocket sessions closed for not answering a ping")    \
+    X(COUNTER, tls_handshakes_total, "TLS handshakes completed with clients")                      \
+    X(COUNTER, tls_plaintext_total, "Plaintext connections to the TLS port (400, closed)")         \
+    X(COUNTER, tls_certificate_failures_total, "TLS clients failed on a certificate")              \
+    X(COUNTER, tls_failures_total, "TLS client connections failed otherwise (protocol, ALPN)")     \
+    X(COUNTER, tls_handshake_timeouts_total, "TLS handshakes not done in --header-timeout-ms")     \
+    X(COUNTER, backend_tls_failures_total, "Backend connections failed in TLS (cert, ALPN h2)")    \
     X(COUNTER, log_lines_dropped_total, "Per-frame log lines dropped: stdout did not keep up")     \
     X(COUNTER, backend_connect_failures_total, "Backend connections that failed or were lost")     \
     X(COUNTER, dns_resolutions_total, "DNS discovery rounds completed")                            \

@@ -41,15 +41,14 @@ int fc_url_parse_ws(const char *text, fc_url *out, char *err, size_t errlen) {
         return fail(err, errlen, text, "expected ws://HOST:PORT/PATH");
     const char *schema = text + u.field_data[UF_SCHEMA].off;
     size_t schema_len = u.field_data[UF_SCHEMA].len;
-    if (schema_len == 3 && strncasecmp(schema, "wss", 3) == 0)
-        return fail(err, errlen, text, "wss:// (TLS) is not supported, use ws://");
-    if (schema_len != 2 || strncasecmp(schema, "ws", 2) != 0)
-        return fail(err, errlen, text, "the scheme must be ws://");
+    out->tls = schema_len == 3 && strncasecmp(schema, "wss", 3) == 0;
+    if (!out->tls && (schema_len != 2 || strncasecmp(schema, "ws", 2) != 0))
+        return fail(err, errlen, text, "the scheme must be ws:// or wss://");
     if (u.field_set & (1 << UF_USERINFO))
         return fail(err, errlen, text, "user information is not supported");
     if (copy_field(out->host, sizeof(out->host), text, &u, UF_HOST) != 0 || out->host[0] == '\0')
         return fail(err, errlen, text, "bad host");
-    out->port = (u.field_set & (1 << UF_PORT)) ? u.port : 80;
+    out->port = (u.field_set & (1 << UF_PORT)) ? u.port : out->tls ? 443 : 80;
     if (out->port == 0)
         return fail(err, errlen, text, "port 0");
     size_t path_off = (u.field_set & (1 << UF_PATH)) ? u.field_data[UF_PATH].off : len;
@@ -84,6 +83,7 @@ int fc_url_parse_hostport(const char *text, fc_url *out, char *err, size_t errle
     if (u.port == 0)
         return fail(err, errlen, text, "bad port");
     out->port = u.port;
+    out->tls = false;
     strcpy(out->path, "/");
     set_authority(out);
     return 0;

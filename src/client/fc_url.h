@@ -9,6 +9,7 @@
 #ifndef FC_URL_H
 #define FC_URL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -21,9 +22,10 @@ typedef struct fc_url {
     uint16_t port;
     char path[FC_URL_PATH_MAX];           /* path and query, "/" when absent */
     char authority[FC_URL_HOST_MAX + 10]; /* "host:port" as written, for Host: and reports */
+    bool tls;                             /* wss:// */
 } fc_url;
 
-/* "ws://HOST[:PORT][/PATH[?QUERY]]"; the port defaults to 80. wss:// is refused (no TLS). */
+/* "ws://HOST[:PORT][/PATH[?QUERY]]" (port 80 by default) or "wss://..." (tls set, 443). */
 int fc_url_parse_ws(const char *text, fc_url *out, char *err, size_t errlen);
 /* "HOST:PORT" (or "[V6]:PORT"); the port is required. path is set to "/". */
 int fc_url_parse_hostport(const char *text, fc_url *out, char *err, size_t errlen);

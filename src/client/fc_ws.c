@@ -73,6 +73,8 @@ struct fc_ws {
     wslay_event_context_ptr ctx;
     fg_buf out_pending; /* filled by wslay's send_callback */
     fg_buf out_writing; /* owned by the uv_write in flight */
+    fg_tls *tls;        /* wss; NULL: ws */
+    fg_buf tls_out;     /* wss: the session's output, moved to out_writing to be written */
     bool writing;
     bool in_read;    /* inside on_read: the flush waits until the batch is complete */
     bool freed;      /* the user let go: no more callbacks */
@@ -91,6 +93,7 @@ struct fc_ws {
 };
 
 static _Thread_local uint8_t read_buf[READ_BUF_SIZE];
+static _Thread_local uint8_t plain_buf[READ_BUF_SIZE]; /* wss: decrypted, consumed likewise */
 
 static uint64_t next_random(fc_ws *ws) {
     /* xorshift64*: mask keys only need to vary, the peer is our own test target. */
@@ -108,6 +111,8 @@ static void release(fc_ws *ws) {
     fg_buf_free(&ws->out_writing);
     give_msg_buf(ws->msg);
     fg_buf_free(&ws->joined);
+    fg_tls_free(ws->tls);
+    fg_buf_free(&ws->tls_out);
     free(ws);
 }
 
@@ -145,12 +150,35 @@ static void fail(fc_ws *ws, int err, const char *fmt, ...) {
 
 static void on_write_done(uv_write_t *req, int status);
 
+/* wss: out_pending is encrypted (once the TLS handshake is done) into tls_out, after any
+ * handshake bytes, and that becomes out_writing. false: nothing to write. */
+static bool encrypt_pending(fc_ws *ws) {
+    if (fg_tls_handshake_done(ws->tls) && ws->out_pending.len > 0) {
+        if (fg_tls_write(ws->tls, ws->out_pending.data, ws->out_pending.len) < 0) {
+            fail(ws, FG_ERR_PROTO, "TLS: %s", fg_tls_reason(ws->tls));
+            return false;
+        }
+        fg_buf_reset(&ws->out_pending);
+    }
+    fg_buf tmp = ws->out_writing; /* empty: no write in flight */
+    ws->out_writing = ws->tls_out;
+    ws->tls_out = tmp;
+    return ws->out_writing.len > 0;
+}
+
 static void flush(fc_ws *ws) {
-    if (ws->writing || ws->out_pending.len == 0 || ws->state == WS_ENDED)
+    if (ws->writing || ws->state == WS_ENDED)
         return;
-    fg_buf tmp = ws->out_writing;
-    ws->out_writing = ws->out_pending;
-    ws->out_pending = tmp;
+    if (ws->tls) {
+        if (!encrypt_pending(ws))
+            return;
+    } else {
+        if (ws->out_pending.len == 0)
+            return;
+        fg_buf tmp = ws->out_writing;
+        ws->out_writing = ws->out_pending;
+        ws->out_pending = tmp;
+    }
     uv_buf_t b = uv_buf_init((char *)ws->out_writing.data, (unsigned)ws->out_writing.len);
     int rc = uv_write(&ws->write_req, (uv_stream_t *)&ws->tcp, &b, 1, on_write_done);
     if (rc < 0) {
@@ -323,6 +351,34 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
     *buf = uv_buf_init((char *)read_buf, sizeof(read_buf));
 }
 
+/* Plaintext from the server: the opening handshake's answer, then WebSocket frames. */
+static void deliver(fc_ws *ws, const uint8_t *data, size_t len) {
+    if (ws->state == WS_HANDSHAKE)
+        on_handshake_bytes(ws, data, len);
+    else
+        feed_wslay(ws, data, len);
+}
+
+static void read_tls(fc_ws *ws, const uint8_t *data, size_t len) {
+    if (fg_tls_feed(ws->tls, data, len) < 0) {
+        fail(ws, FG_ERR_TOO_BIG, "TLS: input not consumed");
+        return;
+    }
+    while (ws->state == WS_HANDSHAKE || ws->state == WS_OPEN) {
+        ssize_t n = fg_tls_read(ws->tls, plain_buf, sizeof plain_buf);
+        if (n > 0) {
+            deliver(ws, plain_buf, (size_t)n);
+            continue;
+        }
+        if (n == FG_ERR_CLOSED)
+            fail(ws, UV_EOF, "the server closed the TLS session");
+        else if (n < 0)
+            fail(ws, FG_ERR_PROTO, "TLS %s: %s", fg_tls_failure_name(fg_tls_failed(ws->tls)),
+                 fg_tls_reason(ws->tls));
+        return;
+    }
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     fc_ws *ws = stream->data;
     if (nread == 0 || ws->state == WS_ENDED)
@@ -340,11 +396,11 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
             fail(ws, (int)nread, "read failed: %s", uv_strerror((int)nread));
         return;
     }
-    if (ws->state == WS_HANDSHAKE)
-        on_handshake_bytes(ws, (const uint8_t *)buf->base, (size_t)nread);
+    if (ws->tls)
+        read_tls(ws, (const uint8_t *)buf->base, (size_t)nread);
     else
-        feed_wslay(ws, (const uint8_t *)buf->base, (size_t)nread);
-    if (ws->state == WS_OPEN)
+        deliver(ws, (const uint8_t *)buf->base, (size_t)nread);
+    if (ws->state == WS_OPEN || ws->state == WS_HANDSHAKE)
         flush(ws);
     if (ws->state == WS_OPEN)
         maybe_finish(ws);
@@ -364,6 +420,8 @@ static void on_connect(uv_connect_t *req, int status) {
         fail(ws, rc, "read failed: %s", uv_strerror(rc));
         return;
     }
+    if (ws->tls)
+        fg_tls_read(ws->tls, NULL, 0); /* the ClientHello; the opening handshake waits */
     flush(ws);
 }
 
@@ -389,7 +447,10 @@ int fc_ws_connect(uv_loop_t *loop, const fc_url *url, const struct sockaddr *add
         ws->rng = 1;
     fg_buf_init(&ws->out_pending, OUT_MAX);
     fg_buf_init(&ws->out_writing, OUT_MAX);
+    fg_buf_init(&ws->tls_out, OUT_MAX);
     ws->max_message = opts->max_message;
+    if (opts->tls)
+        ws->tls = fg_tls_new(opts->tls, url->host, &ws->tls_out);
     fg_buf_init(&ws->joined, OUT_MAX);
 
     uint8_t nonce[16];

@@ -6,6 +6,9 @@
  * Outgoing bytes are gathered in a buffer and written with one uv_write per batch: messages sent
  * from inside on_message go out together when the read callback returns.
  *
+ * With opts.tls every byte goes through an fg_tls session (the server's name from the URL is
+ * verified); the opening handshake is sent once the TLS handshake is done.
+ *
  * Ownership: fc_ws_free() may be called at any time, also from inside a callback; no callback
  * runs after it, and the memory is released once libuv has closed the socket. Messages passed
  * to fc_ws_send() are copied. Use from the loop's thread only.
@@ -21,6 +24,7 @@
 #include <uv.h>
 
 #include "fc_url.h"
+#include "fg_tls.h"
 
 typedef struct fc_ws fc_ws;
 
@@ -39,6 +43,7 @@ typedef struct fc_ws_callbacks {
 typedef struct fc_ws_options {
     const char *subprotocol; /* offered in the handshake; NULL for none */
     size_t max_message;      /* larger incoming messages close the connection with 1009 */
+    fg_tls_ctx *tls;         /* wss: a client ctx (borrowed, outlives the connection); NULL: ws */
 } fc_ws_options;
 
 /*

@@ -1,6 +1,7 @@
 #include "fg_conn.h"
 
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "fg_err.h"
 #include "fg_log.h"
 #include "fg_stats.h"
+#include "fg_tls.h"
 #include "fg_ws.h"
 
 #define OUT_MAX (64u * 1024 * 1024) /* far above any answer; bounds a runaway bug, not a client */
@@ -19,9 +21,20 @@ typedef enum conn_state {
     CONN_LINGER, /* our side is done and shut down; dropping input until the client closes */
 } conn_state;
 
+/* The one timer of a connection plays one of these roles at a time (timer_set). */
+typedef enum timer_role {
+    TIMER_OFF,
+    TIMER_HEAD,      /* HTTP: the request head in progress is due (408) */
+    TIMER_IDLE,      /* HTTP: no request for FG_CONN_IDLE_MS, or the last answer not written */
+    TIMER_KEEPALIVE, /* WebSocket: periodic; ping a silent client, close a silent pinged one */
+    TIMER_CLOSING,   /* WebSocket: our close frame is out; the client's answer is due */
+    TIMER_LINGER,    /* shut down: the client's close is due */
+} timer_role;
+
 struct fg_conn {
     uv_tcp_t tcp;
-    uv_timer_t timer; /* idle (HTTP), close handshake (WS) or linger deadline */
+    uv_timer_t timer; /* plays one role at a time: timer_role */
+    timer_role role;
     uv_write_t write_req;
     uv_shutdown_t shutdown_req;
     fg_conn_env *env;
@@ -35,6 +48,8 @@ struct fg_conn {
     fg_http *http;
     fg_ws *ws;
     fg_session *session;
+    fg_tls *tls;    /* NULL: plaintext */
+    fg_buf tls_out; /* ciphertext for the socket: what fg_tls made of out, alerts, handshake */
     int open_handles;
     bool writing;
     bool write_failed; /* a direct reply could not be queued: close at the next update */
@@ -42,10 +57,10 @@ struct fg_conn {
     bool finishing;      /* write what is queued, then shut down */
     bool closed;         /* uv_close called */
     bool drain_now;      /* shutting down: no more waiting for frames in flight */
-    bool close_timer;    /* the WS close-handshake deadline is armed */
-    bool head_timer;     /* the HTTP header deadline is armed */
     bool ping_sent;      /* keepalive: a ping is out and nothing came back since */
     uint64_t bytes_seen; /* fg_ws_bytes_received() at the last keepalive tick */
+    bool tls_up;         /* handshake done and counted */
+    bool tls_notified;   /* close_notify queued */
 };
 
 static void conn_update(fg_conn *c);
@@ -54,12 +69,31 @@ fg_conn *fg_conn_next(const fg_conn *c) {
     return c->next;
 }
 
+void fg_conn_peer(const fg_conn *c, char *buf, size_t len) {
+    struct sockaddr_storage ss;
+    int n = sizeof ss;
+    char ip[64] = "?";
+    uint16_t port = 0;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &n) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((const struct sockaddr_in6 *)&ss, ip, sizeof ip);
+            port = ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port);
+        } else {
+            uv_ip4_name((const struct sockaddr_in *)&ss, ip, sizeof ip);
+            port = ntohs(((const struct sockaddr_in *)&ss)->sin_port);
+        }
+    }
+    snprintf(buf, len, "%s:%u", ip, port);
+}
+
 static void on_handle_closed(uv_handle_t *handle) {
     fg_conn *c = handle->data;
     if (--c->open_handles > 0)
         return;
     fg_buf_free(&c->out);
     fg_buf_free(&c->wbuf);
+    fg_buf_free(&c->tls_out);
+    fg_tls_free(c->tls);
     fg_conn_env *env = c->env;
     free(c);
     if (--env->nalive == 0) {
@@ -101,18 +135,21 @@ void fg_conn_close_now(fg_conn *c) {
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
-static void on_timer(uv_timer_t *timer) {
-    fg_conn_close_now(timer->data);
-}
+/* ---- the timer: one role at a time, each its own deadline and its own action ---- */
 
-static void arm_timer(fg_conn *c, uint64_t ms) {
-    c->head_timer = false;
-    uv_timer_start(&c->timer, on_timer, ms, 0);
-}
+static void timer_set(fg_conn *c, timer_role role);
 
-static void on_header_timeout(uv_timer_t *timer) {
-    fg_conn *c = timer->data;
-    c->head_timer = false;
+/* TIMER_HEAD: a request head took too long (slowloris): 408, then close. */
+static void head_overdue(fg_conn *c) {
+    if (c->tls && !c->tls_up && !c->finishing) {
+        char peer[64];
+        fg_conn_peer(c, peer, sizeof peer);
+        fg_log_warn("TLS client %s: handshake not finished in %u ms: closing", peer,
+                    c->env->header_timeout_ms);
+        fg_stats_add(FG_STAT_tls_handshake_timeouts_total, 1);
+        fg_conn_close_now(c);
+        return;
+    }
     if (c->state != CONN_HTTP || c->finishing) {
         fg_conn_close_now(c);
         return;
@@ -122,25 +159,8 @@ static void on_header_timeout(uv_timer_t *timer) {
     conn_update(c);
 }
 
-/* Arms the 408 deadline of an HTTP request head. */
-static void arm_head_timer(fg_conn *c) {
-    c->head_timer = true;
-    uv_timer_start(&c->timer, on_header_timeout, c->env->header_timeout_ms, 0);
-}
-
-/* HTTP: the deadline of a head runs from its start (or the accept), whatever arrives meanwhile;
- * between requests the idle timeout applies. */
-static void arm_http_timer(fg_conn *c) {
-    if (c->env->header_timeout_ms && fg_http_in_head(c->http)) {
-        if (!c->head_timer)
-            arm_head_timer(c);
-        return;
-    }
-    arm_timer(c, FG_CONN_IDLE_MS);
-}
-
-static void on_keepalive_timer(uv_timer_t *timer) {
-    fg_conn *c = timer->data;
+/* TIMER_KEEPALIVE: a silent client is pinged; one still silent a period later is gone. */
+static void keepalive_tick(fg_conn *c) {
     uint64_t bytes = fg_ws_bytes_received(c->ws);
     if (bytes != c->bytes_seen) {
         c->bytes_seen = bytes;
@@ -157,6 +177,66 @@ static void on_keepalive_timer(uv_timer_t *timer) {
         c->ping_sent = true;
         conn_update(c);
     }
+}
+
+static void on_timer(uv_timer_t *timer) {
+    fg_conn *c = timer->data;
+    timer_role role = c->role;
+    if (role != TIMER_KEEPALIVE)
+        c->role = TIMER_OFF; /* one-shot */
+    switch (role) {
+    case TIMER_HEAD:
+        head_overdue(c);
+        break;
+    case TIMER_KEEPALIVE:
+        keepalive_tick(c);
+        break;
+    case TIMER_IDLE:    /* idle, or the last answer could not be written in time */
+    case TIMER_CLOSING: /* the client never answered our close frame */
+    case TIMER_LINGER:  /* the client never closed after our shutdown */
+    case TIMER_OFF:
+        fg_conn_close_now(c);
+        break;
+    }
+}
+
+static void timer_set(fg_conn *c, timer_role role) {
+    uint64_t ms = 0, repeat = 0;
+    switch (role) {
+    case TIMER_OFF:
+        break;
+    case TIMER_HEAD:
+        ms = c->env->header_timeout_ms;
+        break;
+    case TIMER_IDLE:
+        ms = FG_CONN_IDLE_MS;
+        break;
+    case TIMER_KEEPALIVE:
+        ms = repeat = c->env->ws_ping_ms;
+        break;
+    case TIMER_CLOSING:
+        ms = FG_CONN_LINGER_MS;
+        break;
+    case TIMER_LINGER:
+        ms = c->env->session.draining ? 200 : FG_CONN_LINGER_MS;
+        break;
+    }
+    c->role = role;
+    if (role == TIMER_OFF)
+        uv_timer_stop(&c->timer);
+    else
+        uv_timer_start(&c->timer, on_timer, ms, repeat);
+}
+
+/* HTTP: the deadline of a head runs from its start (or the accept), whatever arrives meanwhile;
+ * between requests the idle timeout applies. */
+static void timer_set_http(fg_conn *c) {
+    if (c->env->header_timeout_ms && fg_http_in_head(c->http)) {
+        if (c->role != TIMER_HEAD)
+            timer_set(c, TIMER_HEAD);
+        return;
+    }
+    timer_set(c, TIMER_IDLE);
 }
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
@@ -182,12 +262,16 @@ static void buf_drained(fg_conn *c, fg_buf *b) {
     fg_buf_init(b, OUT_MAX);
 }
 
-static void lend_spare(fg_conn *c) {
-    if (c->out.len > 0 || c->out.cap >= c->env->spare.cap)
+static void lend_spare_to(fg_conn *c, fg_buf *b) {
+    if (b->len > 0 || b->cap >= c->env->spare.cap)
         return;
     fg_buf tmp = c->env->spare;
-    c->env->spare = c->out;
-    c->out = tmp;
+    c->env->spare = *b;
+    *b = tmp;
+}
+
+static void lend_spare(fg_conn *c) {
+    lend_spare_to(c, &c->out);
 }
 
 static void on_write_done(uv_write_t *req, int status) {
@@ -205,40 +289,75 @@ static void on_write_done(uv_write_t *req, int status) {
 }
 
 /*
- * uv_try_write first: a reply usually fits the socket buffer, and a completed uv_write costs an
- * epoll_ctl (libuv re-arms the watcher). Only the rest is handed to uv_write, in place: out and
- * wbuf swap, and wbuf is written from wbuf_off until on_write_done.
+ * The write paths. Output collects in out. With TLS, out is encrypted into tls_out first
+ * (wire_pending), and the wire buffer is out or tls_out. It leaves by path 1 (uv_try_write: a
+ * reply usually fits the socket buffer, and a completed uv_write costs an epoll_ctl as libuv
+ * re-arms the watcher); what the kernel did not take leaves by path 2 (one uv_write in place:
+ * the wire buffer and wbuf swap, wbuf is written from wbuf_off until on_write_done). Path 3
+ * (below) writes a reply from its own buffers when out is empty (plaintext only).
  */
-static void flush_out(fg_conn *c) {
-    if (c->writing || c->out.len == 0)
-        return;
-    uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+
+/* The buffer whose bytes go on the wire next: out, or with TLS tls_out, where the session
+ * appends records (out's plaintext is encrypted into it here). NULL: TLS failed (closed). */
+static fg_buf *wire_pending(fg_conn *c) {
+    if (!c->tls)
+        return &c->out;
+    if (c->out.len > 0 && c->tls_up) {
+        lend_spare_to(c, &c->tls_out);
+        if (fg_tls_write(c->tls, c->out.data, c->out.len) < 0) {
+            fg_conn_close_now(c);
+            return NULL;
+        }
+        buf_drained(c, &c->out);
+    }
+    return &c->tls_out;
+}
+
+/* Path 1: as much of src as the kernel takes now. The bytes taken, or a libuv error. */
+static int wire_write_now(fg_conn *c, fg_buf *src) {
+    uv_buf_t b = uv_buf_init((char *)src->data, (unsigned)src->len);
     int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (n == UV_EAGAIN)
         n = 0;
-    if (n < 0) {
-        fg_conn_close_now(c);
-        return;
-    }
-    fg_stats_add(FG_STAT_client_bytes_out_total, n);
-    if ((size_t)n == c->out.len) {
-        buf_drained(c, &c->out);
-        return;
-    }
-    fg_buf tmp = c->wbuf;
-    c->wbuf = c->out;
-    c->out = tmp;
-    c->wbuf_off = (size_t)n;
-    b = uv_buf_init((char *)c->wbuf.data + n, (unsigned)(c->wbuf.len - (size_t)n));
-    int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done);
-    if (rc < 0) {
-        fg_conn_close_now(c);
-        return;
-    }
-    c->writing = true;
+    if (n > 0)
+        fg_stats_add(FG_STAT_client_bytes_out_total, n);
+    return n;
 }
 
-/* A reply the kernel did not take at once, written from the message's own buffers. */
+/* Path 2: the rest of src from byte taken on, as one uv_write. 0 or a libuv error. */
+static int wire_write_rest(fg_conn *c, fg_buf *src, size_t taken) {
+    fg_buf tmp = c->wbuf;
+    c->wbuf = *src;
+    *src = tmp;
+    c->wbuf_off = taken;
+    uv_buf_t b = uv_buf_init((char *)c->wbuf.data + taken, (unsigned)(c->wbuf.len - taken));
+    int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done);
+    if (rc == 0)
+        c->writing = true;
+    return rc;
+}
+
+static void flush_out(fg_conn *c) {
+    if (c->writing)
+        return;
+    fg_buf *src = wire_pending(c);
+    if (!src || src->len == 0)
+        return;
+    int n = wire_write_now(c, src);
+    if (n >= 0 && (size_t)n == src->len) {
+        buf_drained(c, src);
+        return;
+    }
+    if (n < 0 || wire_write_rest(c, src, (size_t)n) < 0)
+        fg_conn_close_now(c);
+}
+
+/* Bytes accepted for the client and not yet written (the backpressure measure). */
+static size_t bytes_waiting(const fg_conn *c) {
+    return c->out.len + c->wbuf.len + c->direct_bytes + c->tls_out.len;
+}
+
+/* Path 3: a reply the kernel did not take at once, written from the message's own buffers. */
 typedef struct direct_write {
     uv_write_t req;
     fg_conn *c;
@@ -265,6 +384,29 @@ static void on_direct_write_done(uv_write_t *req, int status) {
 }
 
 /*
+ * Path 3 with TLS: the reply is encrypted from its own buffers into tls_out (no copy into out);
+ * the small pieces before the image go as one record. Written by the next flush_out.
+ */
+static int send_direct_tls(fg_conn *c, const fg_ws_iov *iov, size_t niov, fg_ws_msg *msg) {
+    if (!c->tls_up)
+        return FG_ERR_AGAIN;
+    uint8_t head[512];
+    size_t hlen = 0, first = 0;
+    while (first + 1 < niov && hlen + iov[first].len <= sizeof head) {
+        memcpy(head + hlen, iov[first].base, iov[first].len);
+        hlen += iov[first++].len;
+    }
+    lend_spare_to(c, &c->tls_out);
+    int rc = hlen ? fg_tls_write(c->tls, head, hlen) : 0;
+    for (size_t i = first; i < niov && rc == 0; i++)
+        rc = fg_tls_write(c->tls, iov[i].base, iov[i].len);
+    fg_ws_msg_free(msg);
+    if (rc < 0)
+        c->write_failed = true; /* closed at the next update, not inside fg_ws */
+    return 0;
+}
+
+/*
  * fg_ws's send_direct: one reply frame as one writev from where its pieces lie. Only when
  * nothing of ours waits in out (a pending write_req or direct write is fine: libuv writes its
  * requests in order, and uv_try_write refuses while any is queued). Never closes here: we may
@@ -274,6 +416,8 @@ static int on_send_direct(void *user, const fg_ws_iov *iov, size_t niov, fg_ws_m
     fg_conn *c = user;
     if (c->closed || c->out.len > 0 || niov > 3)
         return FG_ERR_AGAIN;
+    if (c->tls)
+        return send_direct_tls(c, iov, niov, msg);
     uv_buf_t bufs[3];
     size_t total = 0;
     for (size_t i = 0; i < niov; i++) {
@@ -330,7 +474,7 @@ static void on_shutdown_done(uv_shutdown_t *req, int status) {
         fg_conn_close_now(c);
         return;
     }
-    arm_timer(c, c->env->session.draining ? 200 : FG_CONN_LINGER_MS);
+    timer_set(c, TIMER_LINGER);
 }
 
 static void begin_linger(fg_conn *c) {
@@ -376,10 +520,9 @@ static void conn_update(fg_conn *c) {
             fg_ws_flush(c->ws);
             if (ws_done(c))
                 c->finishing = true;
-            else if (fg_ws_close_sent(c->ws) && !c->close_timer) {
+            else if (fg_ws_close_sent(c->ws) && c->role != TIMER_CLOSING) {
                 /* Our close is out; the client's answer gets a deadline. */
-                c->close_timer = true;
-                arm_timer(c, FG_CONN_LINGER_MS);
+                timer_set(c, TIMER_CLOSING);
             }
         }
         size_t had = c->out.len;
@@ -393,14 +536,22 @@ static void conn_update(fg_conn *c) {
         more = c->state == CONN_WS && had > 0 && c->out.len == 0 && !c->writing &&
                fg_ws_queued_msgs(c->ws) > 0;
     } while (more);
+    if (c->finishing && c->tls && c->tls_up && !c->tls_notified && c->state != CONN_LINGER &&
+        !c->writing && c->ndirect == 0 && c->out.len == 0) {
+        /* The last answer is out: close_notify, so the client tells our end from a cut. */
+        c->tls_notified = true;
+        fg_tls_close_notify(c->tls);
+        flush_out(c);
+        if (c->closed)
+            return;
+    }
     if (c->finishing && c->state != CONN_LINGER && !c->writing && c->ndirect == 0 &&
-        c->out.len == 0) {
+        c->out.len == 0 && c->tls_out.len == 0) {
         begin_linger(c);
         return;
     }
     if (c->state != CONN_LINGER)
-        set_reading(c, c->out.len + c->wbuf.len + c->direct_bytes < FG_CONN_HIGH_WATER &&
-                           !c->finishing);
+        set_reading(c, bytes_waiting(c) < FG_CONN_HIGH_WATER && !c->finishing);
 }
 
 static void on_session_output(void *user) {
@@ -423,11 +574,7 @@ static void become_websocket(fg_conn *c) {
     fg_http_free(c->http);
     c->http = NULL;
     c->state = CONN_WS;
-    c->head_timer = false;
-    if (c->env->ws_ping_ms)
-        uv_timer_start(&c->timer, on_keepalive_timer, c->env->ws_ping_ms, c->env->ws_ping_ms);
-    else
-        uv_timer_stop(&c->timer);
+    timer_set(c, c->env->ws_ping_ms ? TIMER_KEEPALIVE : TIMER_OFF);
     c->ws = fg_ws_new(c->env->max_message, &c->out, FG_CONN_HIGH_WATER, &cbs, c);
     static const fg_session_io io = {.on_output = on_session_output, .backlog = session_backlog};
     c->session = fg_session_new(&c->env->session, c->ws, &params, &io, c);
@@ -443,15 +590,94 @@ static void feed_http(fg_conn *c, const uint8_t *data, size_t len) {
                  (int64_t)(fg_http_requests_answered(c->http) - before));
     if (r == FG_HTTP_CLOSE) {
         c->finishing = true;
-        arm_timer(c, FG_CONN_IDLE_MS); /* no head is due any more: a bound for writing the rest */
+        timer_set(c, TIMER_IDLE); /* no head is due any more: a bound for writing the rest */
     } else if (r == FG_HTTP_UPGRADE) {
         become_websocket(c);
         if (consumed < len)
             fg_ws_feed(c->ws, data + consumed, len - consumed);
     } else {
-        arm_http_timer(c);
+        timer_set_http(c);
         if (c->env->session.draining)
             c->finishing = true; /* this read's answers go out, then we close */
+    }
+}
+
+/* The client is gone (EOF or error). Answers still queued for a plain HTTP client that
+ * half-closed are written first; a WebSocket client that vanished cancels its frames. */
+static void client_gone(fg_conn *c, bool eof) {
+    if (eof && c->state == CONN_HTTP && (c->writing || bytes_waiting(c) > 0)) {
+        c->finishing = true;
+        set_reading(c, false);
+        conn_update(c);
+    } else {
+        fg_conn_close_now(c);
+    }
+}
+
+/* Plaintext from the client, to whatever the connection is now. */
+static void deliver(fg_conn *c, const uint8_t *data, size_t len) {
+    switch (c->state) {
+    case CONN_HTTP:
+        if (!c->finishing)
+            feed_http(c, data, len);
+        break;
+    case CONN_WS:
+        fg_ws_feed(c->ws, data, len);
+        break;
+    case CONN_LINGER:
+        break; /* dropped: we are done, waiting for the client's close */
+    }
+}
+
+/* The handshake or a record failed: said once, counted, answered (an alert, or for plain HTTP
+ * on the TLS port a plain 400), then the connection closes. */
+static void tls_failed(fg_conn *c) {
+    fg_tls_failure f = fg_tls_failed(c->tls);
+    char peer[64];
+    fg_conn_peer(c, peer, sizeof peer);
+    fg_log_warn("TLS client %s: %s (%s): closing", peer, fg_tls_reason(c->tls),
+                fg_tls_failure_name(f));
+    if (c->tls_up) { /* a bad record mid-session: nothing more can be said to it */
+        fg_stats_add(FG_STAT_tls_failures_total, 1);
+        fg_conn_close_now(c);
+        return;
+    }
+    if (f == FG_TLS_PLAINTEXT) {
+        fg_stats_add(FG_STAT_tls_plaintext_total, 1);
+        fg_http_refuse_connection(&c->tls_out, 400,
+                                  "This port speaks TLS: use https:// or wss://\n");
+    } else { /* the alert is in tls_out already */
+        fg_stats_add(f == FG_TLS_CERTIFICATE ? FG_STAT_tls_certificate_failures_total
+                                             : FG_STAT_tls_failures_total,
+                     1);
+    }
+    c->finishing = true;
+    timer_set(c, TIMER_IDLE); /* a bound for writing the answer */
+}
+
+/* Ciphertext from the client: the handshake advances, plaintext is delivered. */
+static void read_tls(fg_conn *c, const uint8_t *data, size_t len) {
+    if (fg_tls_failed(c->tls))
+        return;
+    if (fg_tls_feed(c->tls, data, len) < 0) {
+        fg_conn_close_now(c); /* cannot happen: every feed is read out below */
+        return;
+    }
+    while (!c->closed) {
+        ssize_t n = fg_tls_read(c->tls, c->env->plain_buf, sizeof c->env->plain_buf);
+        if (!c->tls_up && fg_tls_handshake_done(c->tls)) {
+            c->tls_up = true;
+            fg_stats_add(FG_STAT_tls_handshakes_total, 1);
+        }
+        if (n > 0) {
+            deliver(c, c->env->plain_buf, (size_t)n);
+            continue;
+        }
+        if (n == FG_ERR_CLOSED)
+            client_gone(c, true);
+        else if (n < 0)
+            tls_failed(c);
+        return;
     }
 }
 
@@ -460,30 +686,15 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     if (nread == 0 || c->closed)
         return;
     if (nread < 0) {
-        /* EOF or error. Answers still queued for a plain HTTP client that half-closed are
-         * written first; a WebSocket client that vanished cancels its frames. */
-        if (nread == UV_EOF && c->state == CONN_HTTP && (c->writing || c->out.len)) {
-            c->finishing = true;
-            set_reading(c, false);
-            conn_update(c);
-        } else {
-            fg_conn_close_now(c);
-        }
+        client_gone(c, nread == UV_EOF);
         return;
     }
     fg_stats_add(FG_STAT_client_bytes_in_total, nread);
     const uint8_t *data = (const uint8_t *)buf->base;
-    switch (c->state) {
-    case CONN_HTTP:
-        if (!c->finishing)
-            feed_http(c, data, (size_t)nread);
-        break;
-    case CONN_WS:
-        fg_ws_feed(c->ws, data, (size_t)nread);
-        break;
-    case CONN_LINGER:
-        break; /* dropped: we are done, waiting for the client's close */
-    }
+    if (c->tls && c->state != CONN_LINGER)
+        read_tls(c, data, (size_t)nread);
+    else
+        deliver(c, data, (size_t)nread);
     conn_update(c);
 }
 
@@ -502,7 +713,10 @@ int fg_conn_accept(fg_conn_env *env, uv_stream_t *server) {
     c->open_handles = 2;
     fg_buf_init(&c->out, OUT_MAX);
     fg_buf_init(&c->wbuf, OUT_MAX);
+    fg_buf_init(&c->tls_out, OUT_MAX);
     c->http = fg_http_new(&env->routes);
+    if (env->tls)
+        c->tls = fg_tls_new(env->tls, NULL, &c->tls_out);
     c->next = env->conns;
     if (env->conns)
         env->conns->prev = c;
@@ -519,10 +733,8 @@ int fg_conn_accept(fg_conn_env *env, uv_stream_t *server) {
         return rc;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    if (env->header_timeout_ms)
-        arm_head_timer(c); /* the first head is due from the accept on */
-    else
-        arm_timer(c, FG_CONN_IDLE_MS);
+    /* the first head is due from the accept on */
+    timer_set(c, env->header_timeout_ms ? TIMER_HEAD : TIMER_IDLE);
     set_reading(c, true);
     return 0;
 }

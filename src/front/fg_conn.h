@@ -15,6 +15,14 @@
  * of the accept), else 408 and close (slowloris); between requests the connection may idle for
  * FG_CONN_IDLE_MS. A WebSocket session that sent no byte for ws_ping_ms is pinged; if it still
  * sends nothing (no pong) for another ws_ping_ms, the socket is closed.
+ *
+ * TLS (env->tls set): every byte goes through an fg_tls session: the ciphertext read is fed
+ * to it and the plaintext goes where plain bytes would go; the session writes its records into
+ * tls_out, the buffer that is written to the socket: out is encrypted into it, and a direct reply
+ * is encrypted into it from the reply's own buffers. The handshake must finish within
+ * header_timeout_ms of the accept (the head deadline covers it). A failed handshake (plaintext,
+ * a refused certificate, no common protocol) is logged once and counted, answered (an alert, or a
+ * plain 400 to a plaintext client) and closed; other connections are not affected.
  */
 #ifndef FG_CONN_H
 #define FG_CONN_H
@@ -34,6 +42,7 @@
 #define FG_CONN_IDLE_MS 60000 /* an HTTP connection without a byte for this long is closed */
 
 typedef struct fg_conn fg_conn;
+typedef struct fg_tls_ctx fg_tls_ctx;
 
 /* What every connection of one front end shares; owned by the front end. */
 typedef struct fg_conn_env {
@@ -41,10 +50,12 @@ typedef struct fg_conn_env {
     fg_session_env session;
     fg_http_routes routes;
     uint64_t max_message;
-    uint32_t header_timeout_ms;         /* 0: only the idle timeout */
-    uint32_t ws_ping_ms;                /* 0: no keepalive pings */
-    uint8_t read_buf[FG_CONN_READ_BUF]; /* consumed inside each read callback */
-    fg_conn *conns;                     /* open connections */
+    uint32_t header_timeout_ms;          /* 0: only the idle timeout */
+    uint32_t ws_ping_ms;                 /* 0: no keepalive pings */
+    fg_tls_ctx *tls;                     /* NULL: plaintext; borrowed */
+    uint8_t read_buf[FG_CONN_READ_BUF];  /* consumed inside each read callback */
+    uint8_t plain_buf[FG_CONN_READ_BUF]; /* TLS: decrypted, consumed likewise */
+    fg_conn *conns;                      /* open connections */
     size_t nconns;
     size_t nalive;      /* connections whose memory is not freed yet (handles still closing) */
     size_t nalive_peak; /* the most alive since nalive was last 0 */
@@ -65,6 +76,9 @@ int fg_conn_accept(fg_conn_env *env, uv_stream_t *server);
 void fg_conn_drain(fg_conn *c, bool now);
 /* Closes the socket without further ado. */
 void fg_conn_close_now(fg_conn *c);
+
+/* The client's address as "IP:PORT", for log lines. */
+void fg_conn_peer(const fg_conn *c, char *buf, size_t len);
 
 /* The next connection in env->conns. */
 fg_conn *fg_conn_next(const fg_conn *c);

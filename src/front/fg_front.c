@@ -134,6 +134,7 @@ int fg_front_new(uv_loop_t *loop, fg_pool *pool, const fg_front_config *cfg, fg_
     f->env.max_message = cfg->max_message;
     f->env.header_timeout_ms = cfg->header_timeout_ms;
     f->env.ws_ping_ms = cfg->ws_ping_ms;
+    f->env.tls = cfg->tls;
     f->env.on_conn_freed = on_conn_freed;
     f->env.on_conn_freed_arg = f;
     f->max_connections = cfg->max_connections ? cfg->max_connections : UINT32_MAX;

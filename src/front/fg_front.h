@@ -32,6 +32,7 @@ typedef struct fg_front_config {
     uint32_t ws_ping_ms;         /* WebSocket keepalive period; 0: none */
     const char *allowed_origins; /* comma list for /ws, NULL: any; borrowed for f's lifetime */
     const char *auth_token;      /* required on /ws when set; borrowed */
+    struct fg_tls_ctx *tls;      /* NULL: plaintext; else a server ctx, borrowed */
     bool log_frames;
 } fg_front_config;
 

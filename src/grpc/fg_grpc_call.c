@@ -219,7 +219,7 @@ static void submit_stream(fg_grpc_conn *c, fg_grpc_call *call) {
     char timeout[FG_TIMEOUT_STRLEN];
     nghttp2_nv hdrs[8] = {
         NV_STATIC(":method", "POST"),
-        NV_STATIC(":scheme", "http"),
+        NV_NAME_STATIC(":scheme", c->opts.tls ? "https" : "http", c->opts.tls ? 5 : 4),
         NV_NAME_STATIC(":path", call->data, strlen(call->data)),
         NV_NAME_STATIC(":authority", c->authority, strlen(c->authority)),
         NV_STATIC("content-type", FG_GRPC_CONTENT_TYPE),

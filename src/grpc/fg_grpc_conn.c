@@ -62,17 +62,31 @@ static bool collect_output(fg_grpc_conn *c) {
  * straight from wbuf, which stays untouched until on_write_done.
  */
 static void flush(fg_grpc_conn *c) {
-    if (!c->session || !c->link || c->writing || c->closing)
+    if (!c->link || c->writing || c->closing || (!c->session && !c->tls))
         return;
     for (;;) {
-        if (!collect_output(c))
-            return;
-        if (c->wbuf.len == 0) {
-            if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session))
+        if (c->session) {
+            if (!collect_output(c))
+                return;
+        } else {
+            fg_buf_reset(&c->wbuf); /* TLS handshake: only its own bytes go out */
+        }
+        fg_buf *wire = &c->wbuf;
+        if (c->tls) {
+            /* Encrypted into tls_wbuf (after any handshake bytes), written instead of wbuf. */
+            if (c->wbuf.len && fg_tls_write(c->tls, c->wbuf.data, c->wbuf.len) < 0) {
+                drop_connection(c, "TLS write failed", false);
+                return;
+            }
+            wire = &c->tls_wbuf;
+        }
+        if (wire->len == 0) {
+            if (c->session && !nghttp2_session_want_read(c->session) &&
+                !nghttp2_session_want_write(c->session))
                 drop_connection(c, c->goaway ? "GOAWAY" : "session ended", c->goaway_graceful);
             return;
         }
-        uv_buf_t buf = uv_buf_init((char *)c->wbuf.data, (unsigned)c->wbuf.len);
+        uv_buf_t buf = uv_buf_init((char *)wire->data, (unsigned)wire->len);
         int n = uv_try_write((uv_stream_t *)&c->link->tcp, &buf, 1);
         if (n == UV_EAGAIN)
             n = 0;
@@ -80,9 +94,20 @@ static void flush(fg_grpc_conn *c) {
             drop_connection(c, uv_strerror(n), false);
             return;
         }
-        if ((size_t)n == c->wbuf.len)
-            continue; /* all taken: more output may be waiting */
-        buf = uv_buf_init((char *)c->wbuf.data + n, (unsigned)(c->wbuf.len - (size_t)n));
+        if ((size_t)n == wire->len) {
+            fg_buf_reset(wire);
+            if (!c->session)
+                return; /* handshake bytes: the rest comes with the server's answer */
+            continue;   /* all taken: more output may be waiting */
+        }
+        if (c->tls) {
+            /* The session may append to tls_wbuf while this write is in flight. */
+            fg_buf tmp = c->tls_inflight;
+            c->tls_inflight = c->tls_wbuf;
+            c->tls_wbuf = tmp;
+            wire = &c->tls_inflight;
+        }
+        buf = uv_buf_init((char *)wire->data + n, (unsigned)(wire->len - (size_t)n));
         int rv = uv_write(&c->write_req, (uv_stream_t *)&c->link->tcp, &buf, 1, on_write_done);
         if (rv < 0) {
             drop_connection(c, uv_strerror(rv), false);
@@ -96,6 +121,7 @@ static void flush(fg_grpc_conn *c) {
 static void on_write_done(uv_write_t *req, int status) {
     fg_grpc_conn *c = req->data;
     c->writing = false;
+    fg_buf_reset(&c->tls_inflight);
     if (c->closing || status == UV_ECANCELED)
         return;
     if (status < 0) {
@@ -121,6 +147,7 @@ void fg_gconn_schedule_flush(fg_grpc_conn *c) {
 
 static void set_ready(fg_grpc_conn *c) {
     uv_timer_stop(&c->conn_timer);
+    c->tls_failure = FG_TLS_OK;
     c->backoff_attempt = 0;
     c->last_error[0] = '\0';
     set_state(c, FG_GRPC_CONN_READY, "");
@@ -162,6 +189,8 @@ static void on_link_close(uv_handle_t *h) {
 }
 
 static void close_link(fg_grpc_conn *c) {
+    fg_tls_free(c->tls); /* one TLS session per TCP connection */
+    c->tls = NULL;
     if (!c->link)
         return;
     uv_close((uv_handle_t *)&c->link->tcp, on_link_close);
@@ -239,6 +268,62 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     *buf = uv_buf_init(link->conn->rbuf, sizeof link->conn->rbuf);
 }
 
+/* Plaintext HTTP/2 from the server into the session. false: the connection is gone (dropped,
+ * or closing). */
+static bool h2_recv(fg_grpc_conn *c, const uint8_t *data, size_t len) {
+    c->busy++;
+    ssize_t rv = nghttp2_session_mem_recv(c->session, data, len);
+    c->busy--;
+    if (c->closing) {
+        if (!c->busy)
+            teardown(c);
+        return false;
+    }
+    if (rv < 0) {
+        drop_connection(c, nghttp2_strerror((int)rv), false);
+        return false;
+    }
+    return true;
+}
+
+static int start_session(fg_grpc_conn *c);
+
+/* Ciphertext from the server: the handshake advances (the session starts once it is done and
+ * h2 was selected), plaintext goes to h2_recv. false: the connection is gone. */
+static bool tls_recv(fg_grpc_conn *c, const uint8_t *data, size_t len) {
+    if (fg_tls_feed(c->tls, data, len) < 0) {
+        drop_connection(c, "TLS: input not consumed", false);
+        return false;
+    }
+    for (;;) {
+        ssize_t n = fg_tls_read(c->tls, c->tls_plain, READ_BUF_SIZE);
+        if (n >= 0 && !c->session && fg_tls_handshake_done(c->tls)) {
+            int rv = start_session(c);
+            if (rv < 0) {
+                drop_connection(c, fg_strerror(rv), false);
+                return false;
+            }
+        }
+        if (n > 0) {
+            if (!h2_recv(c, c->tls_plain, (size_t)n))
+                return false;
+            continue;
+        }
+        if (n == 0)
+            return true;
+        char why[sizeof c->last_error];
+        if (n == FG_ERR_CLOSED) {
+            snprintf(why, sizeof why, "connection closed (TLS close_notify)");
+        } else {
+            c->tls_failure = fg_tls_failed(c->tls);
+            snprintf(why, sizeof why, "TLS %s: %s", fg_tls_failure_name(c->tls_failure),
+                     fg_tls_reason(c->tls));
+        }
+        drop_connection(c, why, false);
+        return false;
+    }
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     tcp_link *link = stream->data;
     fg_grpc_conn *c = link->conn;
@@ -254,18 +339,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     }
     if (nread == 0)
         return;
-    c->busy++;
-    ssize_t rv = nghttp2_session_mem_recv(c->session, (const uint8_t *)buf->base, (size_t)nread);
-    c->busy--;
-    if (c->closing) {
-        if (!c->busy)
-            teardown(c);
+    const uint8_t *data = (const uint8_t *)buf->base;
+    if (!(c->tls ? tls_recv(c, data, (size_t)nread) : h2_recv(c, data, (size_t)nread)))
         return;
-    }
-    if (rv < 0) {
-        drop_connection(c, nghttp2_strerror((int)rv), false);
-        return;
-    }
     if (c->goaway && c->active.len == 0 && c->goaway_graceful) {
         drop_connection(c, "GOAWAY", true);
         return;
@@ -291,11 +367,7 @@ static int start_session(fg_grpc_conn *c) {
     };
     nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, settings, 2);
     nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
-    rv = uv_read_start((uv_stream_t *)&c->link->tcp, on_alloc, on_read);
-    if (rv < 0)
-        return rv;
-    flush(c);
-    return 0;
+    return 0; /* the caller flushes the preface and SETTINGS */
 }
 
 static void try_next_addr(fg_grpc_conn *c);
@@ -312,9 +384,22 @@ static void on_connect(uv_connect_t *req, int status) {
         return;
     }
     free_addrs(c);
-    int rv = start_session(c);
-    if (rv < 0)
+    int rv = uv_read_start((uv_stream_t *)&c->link->tcp, on_alloc, on_read);
+    if (rv == 0 && c->opts.tls) {
+        /* The session starts once the handshake is done (tls_recv). */
+        fg_buf_reset(&c->tls_wbuf); /* nothing of an earlier connection */
+        c->tls = fg_tls_new(c->opts.tls, c->host, &c->tls_wbuf);
+        fg_tls_read(c->tls, NULL, 0); /* the ClientHello */
+        flush(c);
+        return;
+    }
+    if (rv == 0)
+        rv = start_session(c);
+    if (rv < 0) {
         drop_connection(c, fg_strerror(rv), false);
+        return;
+    }
+    flush(c);
 }
 
 /* Tries the resolved addresses in order (e.g. ::1 then 127.0.0.1 for "localhost"). */
@@ -368,6 +453,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 }
 
 static void start_connect(fg_grpc_conn *c) {
+    c->tls_failure = FG_TLS_OK;
     set_state(c, FG_GRPC_CONN_CONNECTING, "");
     uv_timer_start(&c->conn_timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
     if (c->resolving)
@@ -419,6 +505,9 @@ static void teardown(fg_grpc_conn *c) {
     void *arg = c->closed_arg;
     fg_gcall_free_list(c);
     fg_buf_free(&c->wbuf);
+    fg_buf_free(&c->tls_wbuf);
+    fg_buf_free(&c->tls_inflight);
+    free(c->tls_plain);
     free(c->authority);
     free(c->host);
     free(c);
@@ -473,6 +562,10 @@ int fg_grpc_conn_new(uv_loop_t *loop, const char *host, uint16_t port,
     if (!c->rng)
         c->rng = 0x9e3779b97f4a7c15ull;
     fg_buf_init(&c->wbuf, WRITE_BUF_MAX);
+    fg_buf_init(&c->tls_wbuf, WRITE_BUF_MAX + TLS_OVERHEAD_MAX);
+    fg_buf_init(&c->tls_inflight, WRITE_BUF_MAX + TLS_OVERHEAD_MAX);
+    if (c->opts.tls)
+        c->tls_plain = fg_malloc(READ_BUF_SIZE);
     uv_timer_init(loop, &c->conn_timer);
     uv_timer_init(loop, &c->deadline_timer);
     uv_idle_init(loop, &c->flush_idle);
@@ -492,6 +585,10 @@ fg_grpc_conn_state fg_grpc_conn_get_state(const fg_grpc_conn *c) {
 
 const char *fg_grpc_conn_last_error(const fg_grpc_conn *c) {
     return c->last_error;
+}
+
+fg_tls_failure fg_grpc_conn_tls_failure(const fg_grpc_conn *c) {
+    return c->tls_failure;
 }
 
 void fg_grpc_conn_reconnect_now(fg_grpc_conn *c) {

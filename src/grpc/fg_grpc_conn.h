@@ -18,6 +18,8 @@
  * started the call. Finished calls are reused (a bounded per-connection free list), so the hot
  * path does not allocate once warm.
  *
+ * TLS (opts.tls): the same over an fg_tls session per TCP connection, ALPN h2 required.
+ *
  * Writes are batched: calls started during one loop iteration go out in one socket write.
  * Threading: everything on the loop's thread.
  */
@@ -30,6 +32,7 @@
 #include <uv.h>
 
 #include "fg_orca.h"
+#include "fg_tls.h"
 
 typedef struct fg_grpc_conn fg_grpc_conn;
 typedef struct fg_grpc_call fg_grpc_call;
@@ -52,7 +55,11 @@ typedef struct fg_grpc_conn_opts {
     uint32_t max_queue;          /* calls waiting for a stream slot; 0: FG_GRPC_MAX_QUEUE_DEFAULT */
     uint32_t backoff_min_ms;     /* 0: 100 */
     uint32_t backoff_max_ms;     /* 0: 5000 */
-    uint32_t connect_timeout_ms; /* TCP connect + server SETTINGS; 0: 2000 */
+    uint32_t connect_timeout_ms; /* TCP connect (+ TLS handshake) + server SETTINGS; 0: 2000 */
+    /* NULL: h2c (prior knowledge). Else TLS (a client ctx with ALPN "h2", borrowed, outliving
+     * the connection): the server's certificate is verified for host, and a server that does
+     * not select h2 fails the connection like a refused connect. */
+    fg_tls_ctx *tls;
     fg_grpc_conn_state_cb state_cb; /* may be NULL */
     void *user;
 } fg_grpc_conn_opts;
@@ -104,6 +111,8 @@ void fg_grpc_call_cancel(fg_grpc_call *call);
 fg_grpc_conn_state fg_grpc_conn_get_state(const fg_grpc_conn *c);
 /* Why the connection last failed ("" if it never did). */
 const char *fg_grpc_conn_last_error(const fg_grpc_conn *c);
+/* What kind of TLS failure the last failure was (FG_TLS_OK: not a TLS one). */
+fg_tls_failure fg_grpc_conn_tls_failure(const fg_grpc_conn *c);
 /* Calls started and not yet finished (queued + on the wire). */
 size_t fg_grpc_conn_pending(const fg_grpc_conn *c);
 /* When FAILED: reconnect now instead of waiting for the backoff timer. No-op otherwise. */

@@ -24,6 +24,7 @@
 #define READ_BUF_SIZE 65536
 #define WRITE_BATCH_MAX (256u << 10) /* stop collecting output for one write here */
 #define WRITE_BUF_MAX (WRITE_BATCH_MAX + 65536)
+#define TLS_OVERHEAD_MAX (64u << 10) /* records' headers and tags, a handshake flight */
 #define MAX_GRPC_MESSAGE 1024
 #define MAX_DISCARDED_BODY (64u << 10) /* of a reply that is not gRPC (an error page) */
 #define CONN_WINDOW (64 << 20) /* many image replies in flight without WINDOW_UPDATE stalls */
@@ -83,6 +84,11 @@ struct fg_grpc_conn {
     struct addrinfo *addrs, *next_addr;
     int last_connect_err;
     tcp_link *link;
+    fg_tls *tls;         /* the link's TLS session (opts.tls) */
+    fg_buf tls_wbuf;     /* the TLS session's output (wbuf encrypted), written next */
+    fg_buf tls_inflight; /* what uv_write is writing with TLS (tls_wbuf may grow meanwhile) */
+    uint8_t *tls_plain;  /* READ_BUF_SIZE bytes decrypted at a time (opts.tls) */
+    fg_tls_failure tls_failure; /* of the last failure */
     nghttp2_session *session;
     bool goaway;          /* the server sent GOAWAY: no new streams on this session */
     bool goaway_graceful; /* ... with NO_ERROR: reconnect at once, keep the queue */

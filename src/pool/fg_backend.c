@@ -71,6 +71,8 @@ static void on_conn_state(void *user, fg_grpc_conn_state state, const char *reas
     fg_backend *b = user;
     if (b->pool->closing || b->removed)
         return;
+    if (state == FG_GRPC_CONN_FAILED && b->conn && fg_grpc_conn_tls_failure(b->conn) != FG_TLS_OK)
+        fg_stats_add(FG_STAT_backend_tls_failures_total, 1);
     if (state == FG_GRPC_CONN_FAILED) {
         fg_stats_add(FG_STAT_backend_connect_failures_total, 1); /* DNS discovery watches it */
         fg_bshared_on_conn_failed(b->shared, reason);
@@ -92,6 +94,7 @@ int fg_backend_new(fg_pool *pool, const char *addr, fg_backend **out) {
     fg_grpc_conn_opts opts = {
         .max_reply_bytes = pool->cfg.max_reply_bytes,
         .max_queue = pool->cfg.max_queue,
+        .tls = pool->cfg.tls,
         .state_cb = on_conn_state,
         .user = b,
     };

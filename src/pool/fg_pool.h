@@ -61,6 +61,7 @@ typedef struct fg_pool_config {
     fg_pool_shared *shared;   /* NULL: the pool's own; else shared with other pools */
     bool passive_only;        /* no active Checks: another pool of `shared` sends them */
     bool may_start_empty;     /* naddrs 0 is fine: DNS discovery fills the list later */
+    struct fg_tls_ctx *tls;   /* NULL: h2c; else TLS to every backend (borrowed) */
 } fg_pool_config;
 
 /* State for pools on several threads: health policy from cfg (unhealthy_after, healthy_after,

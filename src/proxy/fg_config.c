@@ -77,7 +77,24 @@ static size_t make_specs(fg_config *c, fg_arg_spec *s) {
         {"allowed-origins", FG_ARG_STRING, &c->allowed_origins, 0, 0, 0, 0, "LIST",
          "comma-separated Origins allowed on /ws, e.g. https://a.example (default: any)"},
         {"auth-token", FG_ARG_STRING, &c->auth_token, 0, 0, 0, 0, "TOKEN",
-         "require 'Authorization: Bearer TOKEN' or ?token=TOKEN on /ws"},
+         "require 'Authorization: Bearer TOKEN' or ?token=TOKEN on /ws (visible in ps: prefer "
+         "--auth-token-file or $" FG_CONFIG_TOKEN_ENV ")"},
+        {"auth-token-file", FG_ARG_STRING, &c->auth_token_file, 0, 0, 0, 0, "PATH",
+         "read the --auth-token secret from the first line of this file"},
+        {"tls-cert", FG_ARG_STRING, &c->tls_cert, 0, 0, 0, 0, "PATH",
+         "serve HTTPS and wss:// with this PEM certificate chain (SIGHUP reloads it)"},
+        {"tls-key", FG_ARG_STRING, &c->tls_key, 0, 0, 0, 0, "PATH",
+         "PEM private key of --tls-cert"},
+        {"tls-client-ca", FG_ARG_STRING, &c->tls_client_ca, 0, 0, 0, 0, "PATH",
+         "require client certificates signed by this PEM CA"},
+        {"backend-tls", FG_ARG_SWITCH, &c->backend_tls, 0, 0, 0, 0, NULL,
+         "talk to backends over TLS (ALPN h2), verifying their name"},
+        {"backend-ca", FG_ARG_STRING, &c->backend_ca, 0, 0, 0, 0, "PATH",
+         "PEM CA the backends' certificates must chain to (default: the system's)"},
+        {"backend-cert", FG_ARG_STRING, &c->backend_cert, 0, 0, 0, 0, "PATH",
+         "client certificate shown to backends (mTLS)"},
+        {"backend-key", FG_ARG_STRING, &c->backend_key, 0, 0, 0, 0, "PATH",
+         "PEM private key of --backend-cert"},
         {"drain-ms", FG_ARG_UINT, &c->drain_ms, 100, 3600000, 0, 0, "MS",
          "on SIGTERM/SIGINT: finish frames in flight, close clients with 1001, exit this soon"},
         {"workers", FG_ARG_UINT, &c->workers, 1, FG_CONFIG_MAX_WORKERS, 0, 0, "N",
@@ -303,6 +320,62 @@ static int build_backends(fg_config *c, char *err, size_t errlen) {
     return 0;
 }
 
+static int check_tls(const fg_config *c, char *err, size_t errlen) {
+    if (!c->tls_cert != !c->tls_key) {
+        snprintf(err, errlen, "--tls-cert and --tls-key go together");
+        return FG_ERR_INVALID;
+    }
+    if (c->tls_client_ca && !c->tls_cert) {
+        snprintf(err, errlen, "--tls-client-ca needs --tls-cert and --tls-key");
+        return FG_ERR_INVALID;
+    }
+    if (!c->backend_cert != !c->backend_key) {
+        snprintf(err, errlen, "--backend-cert and --backend-key go together");
+        return FG_ERR_INVALID;
+    }
+    if ((c->backend_ca || c->backend_cert) && !c->backend_tls) {
+        snprintf(err, errlen, "--backend-ca, --backend-cert and --backend-key need --backend-tls");
+        return FG_ERR_INVALID;
+    }
+    return 0;
+}
+
+/* The secret from --auth-token-file (its first line, without the line end) or, when no flag
+ * names one, from the environment. Never echoed: messages name the file, not its content. */
+static int read_token(fg_config *c, char *err, size_t errlen) {
+    if (c->auth_token && c->auth_token_file) {
+        snprintf(err, errlen, "--auth-token and --auth-token-file: give one");
+        return FG_ERR_INVALID;
+    }
+    if (!c->auth_token && !c->auth_token_file) {
+        const char *env = getenv(FG_CONFIG_TOKEN_ENV);
+        if (env && *env)
+            c->auth_token = env;
+        return 0;
+    }
+    if (!c->auth_token_file)
+        return 0;
+    FILE *f = fopen(c->auth_token_file, "rb");
+    if (!f) {
+        snprintf(err, errlen, "--auth-token-file %s: %s", c->auth_token_file, strerror(errno));
+        return FG_ERR_INVALID;
+    }
+    char *t = fg_malloc(FG_CONFIG_MAX_TOKEN + 1);
+    size_t n = fread(t, 1, FG_CONFIG_MAX_TOKEN + 1, f);
+    fclose(f);
+    t[n < FG_CONFIG_MAX_TOKEN ? n : FG_CONFIG_MAX_TOKEN] = '\0';
+    t[strcspn(t, "\r\n")] = '\0';
+    if (n > FG_CONFIG_MAX_TOKEN || !*t) {
+        snprintf(err, errlen, "--auth-token-file %s: %s", c->auth_token_file,
+                 *t ? "longer than 4096 bytes" : "empty first line");
+        free(t);
+        return FG_ERR_INVALID;
+    }
+    c->auth_token_read = t;
+    c->auth_token = t;
+    return 0;
+}
+
 int fg_config_parse(fg_config *c, int argc, char **argv, char *err, size_t errlen) {
     fg_arg_spec specs[MAX_SPECS];
     size_t n = make_specs(c, specs);
@@ -336,6 +409,11 @@ int fg_config_parse(fg_config *c, int argc, char **argv, char *err, size_t errle
         snprintf(err, errlen, "--host: empty address");
         return FG_ERR_INVALID;
     }
+    rc = check_tls(c, err, errlen);
+    if (rc == 0)
+        rc = read_token(c, err, errlen);
+    if (rc != 0)
+        return rc;
     rc = build_backends(c, err, errlen);
     if (rc != 0)
         fg_config_free(c);
@@ -359,6 +437,10 @@ void fg_config_usage(const fg_config *defaults, FILE *out) {
 }
 
 void fg_config_free(fg_config *c) {
+    if (c->auth_token == c->auth_token_read)
+        c->auth_token = NULL;
+    free(c->auth_token_read);
+    c->auth_token_read = NULL;
     fg_config_free_addrs(c->backends, c->nbackends);
     c->backends = NULL;
     c->nbackends = 0;

@@ -5,6 +5,9 @@
  * --grpc-addrs (comma list, whose entries may also be DNS targets: fg_dns_target.h, resolved by
  * fg_discovery), else from the range --start-port .. --start-port + --num-servers - 1 on
  * localhost.
+ *
+ * The --auth-token secret may also come from --auth-token-file (its first line) or the
+ * FRAMEGATE_AUTH_TOKEN environment variable, so that it is not visible in ps.
  */
 #ifndef FG_CONFIG_H
 #define FG_CONFIG_H
@@ -19,6 +22,8 @@
 #define FG_CONFIG_MAX_BACKENDS 1024
 #define FG_CONFIG_MAX_WORKERS 64
 #define FG_CONFIG_MAX_ADDRS_FILE (1024 * 1024) /* bytes of a --grpc-addrs-file */
+#define FG_CONFIG_MAX_TOKEN 4096               /* bytes of an --auth-token-file */
+#define FG_CONFIG_TOKEN_ENV "FRAMEGATE_AUTH_TOKEN"
 
 enum { FG_CONFIG_BALANCE_LEAST_REQUEST, FG_CONFIG_BALANCE_ROUND_ROBIN };
 
@@ -50,7 +55,13 @@ typedef struct fg_config {
     uint64_t header_timeout_ms;
     uint64_t ws_ping_ms;
     const char *allowed_origins; /* NULL: any */
-    const char *auth_token;      /* NULL: none */
+    const char *auth_token;      /* NULL: none; from --auth-token, its file or the environment */
+    const char *auth_token_file; /* NULL: none */
+    char *auth_token_read;       /* owned: what auth_token points to when read from the file */
+    /* TLS toward clients (--tls-cert/--tls-key, optional --tls-client-ca) and backends. */
+    const char *tls_cert, *tls_key, *tls_client_ca;
+    bool backend_tls;
+    const char *backend_ca, *backend_cert, *backend_key;
     uint64_t drain_ms;
     uint64_t workers; /* threads, each its own loop, listener and backend connections */
 

@@ -5,11 +5,14 @@
  *  - SIGINT/SIGTERM: every worker shuts down gracefully within --drain-ms (a second signal
  *    exits at once); the process exits once all of them stopped;
  *  - SIGHUP: re-reads --grpc-addrs-file once and hands the list to every worker, which applies
- *    it with fg_pool_set_backends (a bad file is logged and keeps the old list).
+ *    it with fg_pool_set_backends (a bad file is logged and keeps the old list); re-reads the
+ *    TLS certificates and keys (connections open keep theirs, new ones get the new ones; bad
+ *    files are logged and the old ones stay).
  * It also runs DNS discovery (fg_discovery) for the dns:/// and dns+srv:/// entries of
  * --grpc-addrs on that loop: each changed answer, with the plain addresses of --grpc-addrs, goes
  * to every worker by the same path as a SIGHUP reload. A backend connection failure (the
  * backend_connect_failures_total counter, watched every FAIL_WATCH_MS) asks for a re-resolve.
+ * The TLS contexts (fg_tls) are built here, shared by every worker.
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -27,12 +30,14 @@
 #include "fg_logw.h"
 #include "fg_pool.h"
 #include "fg_stats.h"
+#include "fg_tls.h"
 #include "fg_worker.h"
 
 typedef struct proxy {
     uv_loop_t loop;
     fg_config cfg;
     fg_pool_shared *shared;
+    fg_tls_ctx *tls_front, *tls_backend; /* NULL: plaintext on that side */
     fg_worker **workers;
     size_t nworkers;
     uv_async_t worker_stopped; /* a worker's loop ended (sent from its thread) */
@@ -91,12 +96,26 @@ static void reload_workers(proxy *p, char *const *addrs, char *const *names, siz
         fg_worker_reload(p->workers[i], addrs, names, n);
 }
 
+static void reload_tls(fg_tls_ctx *ctx, const char *what) {
+    char err[256];
+    if (!ctx)
+        return;
+    if (fg_tls_ctx_reload(ctx, err, sizeof err) < 0)
+        fg_log_error("SIGHUP: %s: %s; keeping the current certificate", what, err);
+    else
+        fg_log_info("SIGHUP: %s certificate reloaded", what);
+}
+
 static void on_sighup(uv_signal_t *sig, int signum) {
     proxy *p = sig->data;
     char err[256];
     char **addrs;
     size_t n;
+    reload_tls(p->tls_front, "client TLS");
+    reload_tls(p->tls_backend, "backend TLS");
     if (!p->cfg.grpc_addrs_file) {
+        if (p->tls_front || p->tls_backend)
+            return;
         fg_log_warn("SIGHUP: no --grpc-addrs-file to re-read; backends unchanged");
         return;
     }
@@ -171,7 +190,8 @@ static void print_banner(proxy *p) {
         host = "localhost";
     bool v6 = strchr(host, ':') && host[0] != '[';
     printf("framegate listening on %s\n", addr);
-    printf("page: http://%s%s%s:%u/\n", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    printf("page: %s://%s%s%s:%u/\n", p->tls_front ? "https" : "http", v6 ? "[" : "", host,
+           v6 ? "]" : "", port);
     printf("backends (%zu):", p->cfg.nbackends);
     for (size_t i = 0; i < p->cfg.nbackends; i++)
         printf("%s %s", i ? "," : "", p->cfg.backends[i]);
@@ -211,6 +231,8 @@ static int build_workers(proxy *p) {
             .index = (unsigned)i,
             .port = port,
             .reuseport = p->cfg.workers > 1,
+            .tls_front = p->tls_front,
+            .tls_backend = p->tls_backend,
             .stopped = on_worker_stopped_thread,
             .stopped_arg = p,
         };
@@ -255,6 +277,29 @@ static int start(proxy *p) {
     return status;
 }
 
+static int make_tls(proxy *p, char *err, size_t errlen) {
+    const fg_config *c = &p->cfg;
+    if (c->tls_cert) {
+        fg_tls_ctx_config tc = {.role = FG_TLS_SERVER,
+                                .cert = c->tls_cert,
+                                .key = c->tls_key,
+                                .ca = c->tls_client_ca,
+                                .alpn = "http/1.1"};
+        if (fg_tls_ctx_new(&tc, &p->tls_front, err, errlen) < 0)
+            return FG_ERR_INVALID;
+    }
+    if (c->backend_tls) {
+        fg_tls_ctx_config tc = {.role = FG_TLS_CLIENT,
+                                .cert = c->backend_cert,
+                                .key = c->backend_key,
+                                .ca = c->backend_ca,
+                                .alpn = "h2"};
+        if (fg_tls_ctx_new(&tc, &p->tls_backend, err, errlen) < 0)
+            return FG_ERR_INVALID;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     static proxy p;
     char err[256];
@@ -274,6 +319,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "framegate: %s\n", err);
         return 2;
     }
+    if (make_tls(&p, err, sizeof err) < 0) {
+        fprintf(stderr, "framegate: %s\n", err);
+        fg_config_free(&p.cfg);
+        return 2;
+    }
     uv_loop_init(&p.loop);
     int status = start(&p);
     uv_run(&p.loop, UV_RUN_DEFAULT);
@@ -282,6 +332,8 @@ int main(int argc, char **argv) {
         fg_worker_free(p.workers[i]);
     free(p.workers);
     fg_pool_shared_release(p.shared);
+    fg_tls_ctx_free(p.tls_front);
+    fg_tls_ctx_free(p.tls_backend);
     fg_config_free(&p.cfg);
     size_t unwritten = fg_logw_drain(500);
     if (unwritten || fg_logw_dropped())

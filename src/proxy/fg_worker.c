@@ -93,6 +93,7 @@ static fg_pool_config pool_config(const fg_worker_config *wc) {
         .shared = wc->shared,
         .passive_only = wc->index > 0,
         .may_start_empty = c->ndns > 0,
+        .tls = wc->tls_backend,
     };
 }
 
@@ -112,6 +113,7 @@ static fg_front_config front_config(const fg_worker_config *wc) {
         .allowed_origins = c->allowed_origins,
         .auth_token = c->auth_token,
         .log_frames = c->log_frames,
+        .tls = wc->tls_front,
     };
 }
 

@@ -26,6 +26,8 @@ typedef struct fg_worker_config {
     unsigned index;         /* 0: sends the active health checks */
     uint16_t port;          /* to listen on (worker 0: cfg's, the others: worker 0's actual) */
     bool reuseport;
+    struct fg_tls_ctx *tls_front;   /* NULL: plaintext to clients; borrowed */
+    struct fg_tls_ctx *tls_backend; /* NULL: h2c to backends; borrowed */
     /* Called on the worker's thread once its loop ended (everything closed). */
     void (*stopped)(void *arg);
     void *stopped_arg;

@@ -7,7 +7,7 @@
 #include "fg_args.h"
 #include "fg_err.h"
 
-#define N_SPECS 15
+#define N_SPECS 18
 #define MAX_PORTS 4096
 #define MAX_RECV_LIMIT (1ull << 30)
 
@@ -42,6 +42,12 @@ static void fill_specs(fs_config *cfg, fg_arg_spec specs[N_SPECS]) {
          "largest request message accepted; larger ones get RESOURCE_EXHAUSTED"},
         {"log-level", FG_ARG_STRING, &cfg->log_level, 0, 0, 0, 0, "LEVEL",
          "debug, info, warn or error"},
+        {"tls-cert", FG_ARG_STRING, &cfg->tls_cert, 0, 0, 0, 0, "PATH",
+         "serve gRPC over TLS (ALPN h2) with this PEM certificate chain"},
+        {"tls-key", FG_ARG_STRING, &cfg->tls_key, 0, 0, 0, 0, "PATH",
+         "PEM private key of --tls-cert"},
+        {"tls-client-ca", FG_ARG_STRING, &cfg->tls_client_ca, 0, 0, 0, 0, "PATH",
+         "require client certificates signed by this PEM CA (mTLS)"},
     };
     memcpy(specs, table, sizeof(table));
 }
@@ -151,6 +157,10 @@ int fs_config_parse(fs_config *cfg, int argc, char **argv, char *err, size_t err
                  (unsigned long long)cfg->ports, 65536 - (unsigned long long)cfg->ports);
         return FG_ERR_INVALID;
     }
+    if (!cfg->tls_cert != !cfg->tls_key || (cfg->tls_client_ca && !cfg->tls_cert)) {
+        snprintf(err, errlen, "--tls-cert and --tls-key go together; --tls-client-ca needs them");
+        return FG_ERR_INVALID;
+    }
     rv = parse_format(cfg, err, errlen);
     if (rv == 0)
         rv = parse_models(cfg, err, errlen);
@@ -162,11 +172,12 @@ int fs_config_parse(fs_config *cfg, int argc, char **argv, char *err, size_t err
 void fs_config_usage(fs_config *cfg, FILE *out) {
     fg_arg_spec specs[N_SPECS];
     fill_specs(cfg, specs);
-    fg_args_usage(out, "frameserver [flags]",
-                  "The framegate reference gRPC backend: serves framegate.v1.FrameService and\n"
-                  "grpc.health.v1.Health over HTTP/2 cleartext, rendering one frame at a time\n"
-                  "like a GPU model server would.",
-                  specs, N_SPECS);
+    fg_args_usage(
+        out, "frameserver [flags]",
+        "The framegate reference gRPC backend: serves framegate.v1.FrameService and\n"
+        "grpc.health.v1.Health over HTTP/2 (cleartext, or TLS), rendering one frame at a time\n"
+        "like a GPU model server would.",
+        specs, N_SPECS);
 }
 
 void fs_config_free(fs_config *cfg) {

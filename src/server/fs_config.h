@@ -39,6 +39,7 @@ typedef struct fs_config {
     bool fail_load;
     uint64_t max_recv_bytes;
     const char *log_level;
+    const char *tls_cert, *tls_key, *tls_client_ca; /* NULL: h2c */
 
     /* Derived by fs_config_parse(). */
     fs_format format;

@@ -7,6 +7,7 @@
 #include "fg_buf.h"
 #include "fg_err.h"
 #include "fg_log.h"
+#include "fg_tls.h"
 #include "fs_call.h"
 #include "fs_rpc.h"
 #include "fs_server.h"
@@ -31,7 +32,10 @@ struct fs_conn {
     bool closing;
     bool in_recv; /* inside nghttp2_session_mem_recv(): no flushing, no closing */
     uv_write_t write_req;
+    fg_tls *tls;  /* --tls-cert: the connection's TLS session (writes into out[filling]) */
+    fg_buf h2out; /* TLS: nghttp2's plaintext, encrypted by fs_conn_flush */
     char read_buf[READ_BUF_SIZE];
+    uint8_t plain[READ_BUF_SIZE]; /* TLS: decrypted */
 };
 
 nghttp2_session *fs_conn_session(fs_conn *c) {
@@ -57,10 +61,16 @@ void fs_conn_mark_dirty(fs_conn *c) {
 
 /* ---- nghttp2 callbacks ---- */
 
+/* Where nghttp2's frames go: the buffer being filled, or with TLS the plaintext that
+ * fs_conn_flush encrypts into it. */
+static fg_buf *nghttp2_out(fs_conn *c) {
+    return c->tls ? &c->h2out : &c->out[c->filling];
+}
+
 static ssize_t send_callback(nghttp2_session *session, const uint8_t *data, size_t length,
                              int flags, void *user_data) {
     fs_conn *c = user_data;
-    fg_buf *out = &c->out[c->filling];
+    fg_buf *out = nghttp2_out(c);
     if (out->len >= OUT_HIGH_WATER)
         return NGHTTP2_ERR_WOULDBLOCK;
     if (fg_buf_append(out, data, length) < 0)
@@ -72,7 +82,7 @@ static int send_data_callback(nghttp2_session *session, nghttp2_frame *frame,
                               const uint8_t *framehd, size_t length, nghttp2_data_source *source,
                               void *user_data) {
     fs_conn *c = user_data;
-    fg_buf *out = &c->out[c->filling];
+    fg_buf *out = nghttp2_out(c);
     if (out->len >= OUT_HIGH_WATER)
         return NGHTTP2_ERR_WOULDBLOCK;
     if (fs_call_write_data(source->ptr, framehd, length, out) < 0)
@@ -193,6 +203,8 @@ static void on_close(uv_handle_t *handle) {
     fs_conn *c = handle->data;
     fg_buf_free(&c->out[0]);
     fg_buf_free(&c->out[1]);
+    fg_buf_free(&c->h2out);
+    fg_tls_free(c->tls);
     free(c);
 }
 
@@ -240,17 +252,31 @@ static void on_write_done(uv_write_t *req, int status) {
     fs_conn_flush(c);
 }
 
+/* TLS: nghttp2's plaintext is encrypted into out[filling], after any handshake bytes. */
+static int encrypt_out(fs_conn *c) {
+    if (c->h2out.len > 0 && fg_tls_write(c->tls, c->h2out.data, c->h2out.len) < 0)
+        return FG_ERR_PROTO;
+    fg_buf_reset(&c->h2out);
+    return 0;
+}
+
 void fs_conn_flush(fs_conn *c) {
     if (c->closing || c->in_recv)
         return;
     c->dirty = false;
     if (c->writing)
         return; /* on_write_done flushes again */
-    if (nghttp2_session_send(c->session) != 0) {
+    /* With TLS, HTTP/2 (our SETTINGS first) waits for the handshake. */
+    bool h2 = !c->tls || fg_tls_handshake_done(c->tls);
+    if (h2 && nghttp2_session_send(c->session) != 0) {
         fs_conn_close(c);
         return;
     }
     fg_buf *out = &c->out[c->filling];
+    if (c->tls && encrypt_out(c) < 0) {
+        fs_conn_close(c);
+        return;
+    }
     if (out->len > 0) {
         uv_buf_t buf = uv_buf_init((char *)out->data, (unsigned)out->len);
         int rv = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, on_write_done);
@@ -260,8 +286,11 @@ void fs_conn_flush(fs_conn *c) {
         }
         c->writing = true;
         c->filling = !c->filling;
+        if (c->tls)
+            fg_tls_set_output(c->tls, &c->out[c->filling]); /* the other one is in flight */
     }
-    maybe_close(c);
+    if (h2)
+        maybe_close(c);
 }
 
 void fs_conn_flush_if_dirty(fs_conn *c) {
@@ -274,6 +303,61 @@ static void on_alloc(uv_handle_t *handle, size_t suggested_size, uv_buf_t *buf) 
     *buf = uv_buf_init(c->read_buf, sizeof(c->read_buf));
 }
 
+/* HTTP/2 bytes into the session. false: the connection was closed. */
+static bool h2_recv(fs_conn *c, const uint8_t *data, size_t len) {
+    c->in_recv = true;
+    ssize_t rv = nghttp2_session_mem_recv(c->session, data, len);
+    c->in_recv = false;
+    if (rv < 0) {
+        fg_log_debug("connection dropped: %s", nghttp2_strerror((int)rv));
+        fs_conn_close(c);
+        return false;
+    }
+    return true;
+}
+
+/* A failed handshake (or record): one line with the reason, the alert sent if the socket
+ * takes it at once, closed. */
+static void tls_failed(fs_conn *c) {
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char ip[64] = "?";
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        uv_ip_name((const struct sockaddr *)&ss, ip, sizeof ip);
+    fg_log_warn("TLS client %s: %s (%s): closing", ip, fg_tls_reason(c->tls),
+                fg_tls_failure_name(fg_tls_failed(c->tls)));
+    fg_buf *out = &c->out[c->filling]; /* the alert is there */
+    if (!c->writing) {
+        uv_buf_t b = uv_buf_init((char *)out->data, (unsigned)out->len);
+        if (out->len)
+            uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    }
+    fs_conn_close(c);
+}
+
+/* Ciphertext: the handshake advances, plaintext goes to the session. false: closed. */
+static bool tls_recv(fs_conn *c, const uint8_t *data, size_t len) {
+    if (fg_tls_feed(c->tls, data, len) < 0) {
+        fs_conn_close(c);
+        return false;
+    }
+    for (;;) {
+        ssize_t n = fg_tls_read(c->tls, c->plain, sizeof c->plain);
+        if (n > 0) {
+            if (!h2_recv(c, c->plain, (size_t)n))
+                return false;
+            continue;
+        }
+        if (n == 0)
+            return true;
+        if (n == FG_ERR_CLOSED)
+            fs_conn_close(c);
+        else
+            tls_failed(c);
+        return false;
+    }
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     fs_conn *c = stream->data;
     if (nread == 0)
@@ -282,14 +366,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
         fs_conn_close(c);
         return;
     }
-    c->in_recv = true;
-    ssize_t rv = nghttp2_session_mem_recv(c->session, (const uint8_t *)buf->base, (size_t)nread);
-    c->in_recv = false;
-    if (rv < 0) {
-        fg_log_debug("connection dropped: %s", nghttp2_strerror((int)rv));
-        fs_conn_close(c);
+    const uint8_t *data = (const uint8_t *)buf->base;
+    if (!(c->tls ? tls_recv(c, data, (size_t)nread) : h2_recv(c, data, (size_t)nread)))
         return;
-    }
     fs_conn_flush(c);
 }
 
@@ -325,6 +404,7 @@ int fs_conn_accept(fs_server *srv) {
     c->srv = srv;
     fg_buf_init(&c->out[0], OUT_MAX);
     fg_buf_init(&c->out[1], OUT_MAX);
+    fg_buf_init(&c->h2out, OUT_MAX);
     uv_tcp_init(srv->loop, &c->tcp);
     c->tcp.data = c;
     c->write_req.data = c;
@@ -337,6 +417,8 @@ int fs_conn_accept(fs_server *srv) {
         return rv;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    if (srv->tls)
+        c->tls = fg_tls_new(srv->tls, NULL, &c->out[c->filling]);
     start_session(c);
     c->next = srv->conns;
     if (srv->conns)

@@ -6,6 +6,7 @@
 #include "fg_alloc.h"
 #include "fg_err.h"
 #include "fg_log.h"
+#include "fg_tls.h"
 #include "fs_rpc.h"
 
 #define LISTEN_BACKLOG 1024
@@ -93,6 +94,18 @@ static void describe_bound(fs_server *srv) {
 
 int fs_server_listen(fs_server *srv) {
     struct sockaddr_storage addr;
+    if (srv->cfg->tls_cert) {
+        char err[256];
+        fg_tls_ctx_config tc = {.role = FG_TLS_SERVER,
+                                .cert = srv->cfg->tls_cert,
+                                .key = srv->cfg->tls_key,
+                                .ca = srv->cfg->tls_client_ca,
+                                .alpn = "h2"};
+        if (fg_tls_ctx_new(&tc, &srv->tls, err, sizeof err) < 0) {
+            fg_log_error("%s", err);
+            return FG_ERR_INVALID;
+        }
+    }
     int rv = resolve(srv->cfg->host, srv->want_port, &addr);
     if (rv < 0) {
         fg_log_error("cannot resolve --host %s: %s", srv->cfg->host, uv_strerror(rv));
@@ -192,5 +205,6 @@ void fs_server_log_summary(const fs_server *srv) {
 }
 
 void fs_server_free(fs_server *srv) {
+    fg_tls_ctx_free(srv->tls);
     free(srv);
 }

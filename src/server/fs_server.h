@@ -31,7 +31,8 @@ typedef struct fs_server {
     uint16_t port;      /* the bound port */
     char address[80];   /* "127.0.0.1:50051", "[::1]:50051" */
     uv_tcp_t listener;
-    uv_prepare_t flusher; /* flushes dirty connections once per loop turn */
+    struct fg_tls_ctx *tls; /* --tls-cert: every connection is TLS; NULL: h2c */
+    uv_prepare_t flusher;   /* flushes dirty connections once per loop turn */
     uv_timer_t drain_timer;
     fs_conn *conns;
     size_t n_conns;

@@ -8,6 +8,10 @@ follows the level of the request's input (16-bit LE PCM) or the frame number whe
 
     py_frame_server.py [--host 127.0.0.1] [--port 0] [--models sanders] [--width 128]
                        [--height 64] [--infer-ms 0] [--load-ms 0] [--fail-rate 0]
+                       [--tls CERT,KEY[,CLIENT_CA]]
+
+--tls serves gRPC over TLS (grpcio's ssl_server_credentials; ALPN h2) with that PEM certificate
+chain and key; with CLIENT_CA, clients must present a certificate it signed.
 
 --port 0 binds a free port. Once bound it prints "py_frame_server listening on HOST:PORT"
 on stderr. Frames are rendered one at a time (like one GPU). SIGTERM/SIGINT: graceful stop.
@@ -151,12 +155,25 @@ def main():
     ap.add_argument("--load-ms", type=float, default=0.0)
     ap.add_argument("--fail-rate", type=float, default=0.0)
     ap.add_argument("--no-batch", action="store_true", help="answer RenderBatch UNIMPLEMENTED")
+    ap.add_argument("--tls", default="", help="CERT,KEY[,CLIENT_CA] (PEM files)")
     args = ap.parse_args()
     if not (0 <= args.fail_rate <= 1) or args.width <= 0 or args.height <= 0:
         ap.error("bad --fail-rate/--width/--height")
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
-    port = server.add_insecure_port(f"{args.host}:{args.port}")
+    if args.tls:
+        files = args.tls.split(",")
+        if len(files) not in (2, 3):
+            ap.error("--tls CERT,KEY[,CLIENT_CA]")
+        pems = [Path(f).read_bytes() for f in files]
+        creds = grpc.ssl_server_credentials(
+            [(pems[1], pems[0])],
+            root_certificates=pems[2] if len(pems) == 3 else None,
+            require_client_auth=len(pems) == 3,
+        )
+        port = server.add_secure_port(f"{args.host}:{args.port}", creds)
+    else:
+        port = server.add_insecure_port(f"{args.host}:{args.port}")
     if port == 0:
         print(f"py_frame_server: cannot bind {args.host}:{args.port}", file=sys.stderr)
         return 1

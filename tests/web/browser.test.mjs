@@ -6,9 +6,9 @@
 // (default /usr/bin/chromium).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -348,5 +348,84 @@ test('the page renders frames from Python kit backends (torch-face)', { timeout:
       for (const child of started) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
       assert.fail(`process exit:\n${problems.join('\n')}`);
     }
+  }
+});
+
+// A CA and a certificate for 127.0.0.1 made with the openssl CLI in dir; returns the paths and
+// the base64 SHA-256 of the certificate's public key, which Chromium is told to trust
+// (--ignore-certificate-errors-spki-list) instead of installing the CA in a profile.
+function makeCerts(dir) {
+  const sh = (cmd) => execFileSync('sh', ['-c', cmd], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  sh('openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=browser test CA"');
+  sh('openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1"');
+  writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  sh('openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext');
+  const spki = sh('openssl x509 -pubkey -noout -in server.pem | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64').trim();
+  return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key'), spki };
+}
+
+test('the page over https renders frames through wss, grpcs behind (TLS on both sides)', { timeout: 90000 }, async (t) => {
+  assert.ok(BUILD_DIR && FRAMESERVER && FRAMEGATE && NPM_DIR, 'FG_BUILD_DIR, FRAMESERVER, FRAMEGATE and FG_NPM_WEB must be set');
+  const require = createRequire(path.join(NPM_DIR, 'node_modules', 'noop.js'));
+  const { chromium } = require('playwright-core');
+  const dir = mkdtempSync(path.join(tmpdir(), 'fg-tls-'));
+  const profile = mkdtempSync(path.join(tmpdir(), 'fg-chromium-'));
+  let browser;
+  try {
+    const certs = makeCerts(dir);
+    const server = await startProcess('frameserver:tls', FRAMESERVER,
+      ['--host', '127.0.0.1', '--port', '0', '--load-ms', '100', '--tls-cert', certs.cert, '--tls-key', certs.key],
+      /listening on 127\.0\.0\.1:(\d+)/);
+    const address = `127.0.0.1:${server.match[1]}`;
+    const gate = await startProcess('framegate:tls', FRAMEGATE,
+      ['--ws-port', '0', '--host', '127.0.0.1', '--grpc-addrs', address, '--tls-cert', certs.cert,
+        '--tls-key', certs.key, '--backend-tls', '--backend-ca', certs.ca],
+      /listening on 127\.0\.0\.1:(\d+)/);
+    const url = `https://127.0.0.1:${gate.match[1]}/`;
+    // Node's fetch trusts only its own CAs: wait for the backend in the proxy's log instead.
+    for (let i = 0; i < 100 && !/127\.0\.0\.1:\d+ healthy/.test(gate.child.output); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(gate.child.output, /127\.0\.0\.1:\d+ healthy/, 'the TLS backend became healthy');
+
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        `--ignore-certificate-errors-spki-list=${certs.spki}`],
+    });
+    const page = browser.pages()[0] ?? await browser.newPage();
+    const pageErrors = [];
+    const consoleErrors = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (msg) => { if (msg.type() === 'error') consoleErrors.push(msg.text()); });
+    const sockets = [];
+    page.on('websocket', (ws) => sockets.push(ws.url()));
+    const response = await page.goto(url);
+    assert.equal(response.status(), 200);
+    assert.equal(await page.evaluate(() => location.protocol), 'https:');
+    await page.waitForSelector('#health-body tr[data-healthy="true"]', { timeout: 10000 });
+    await page.click('#toggle');
+    await page.waitForFunction(() => window.framegate.drawn >= 40, null, { timeout: 20000, polling: 100 });
+    assert.ok(sockets.length >= 1 && sockets.every((u) => u.startsWith('wss://')), `WebSocket URLs: ${sockets}`);
+    const sample = await canvasSample(page);
+    assert.ok(sample.colours > 4, `canvas looks blank (${sample.colours} colours)`);
+    assert.deepEqual(pageErrors, [], 'uncaught page errors');
+    assert.deepEqual(consoleErrors, [], 'console errors');
+    t.diagnostic(`drawn=${await drawn(page)} over wss`);
+    await browser.close();
+    browser = null;
+    // Both servers stop cleanly on SIGTERM (exit status 0).
+    for (const child of [gate.child, server.child]) {
+      await stopProcess(child, 'SIGTERM', 8000);
+      assert.equal(child.exitCode, 0, `${child.label} exit status ${child.exitCode ?? child.signalCode}`);
+    }
+  } catch (err) {
+    for (const child of children) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
+    throw err;
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    await stopAll();
+    rmSync(profile, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 });

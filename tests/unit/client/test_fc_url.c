@@ -43,8 +43,14 @@ static void test_ws_url_bad(void **state) {
         assert_int_equal(fc_url_parse_ws(bad[i], &u, err, sizeof(err)), FG_ERR_INVALID);
         assert_non_null(strstr(err, "bad address"));
     }
-    assert_int_equal(fc_url_parse_ws("wss://h:1/ws", &u, err, sizeof(err)), FG_ERR_INVALID);
-    assert_non_null(strstr(err, "TLS"));
+    assert_int_equal(fc_url_parse_ws("wss://h:1/ws", &u, err, sizeof(err)), 0);
+    assert_true(u.tls);
+    assert_int_equal(fc_url_parse_ws("wss://h/ws", &u, err, sizeof(err)), 0);
+    assert_int_equal(u.port, 443);
+    assert_int_equal(fc_url_parse_ws("ws://h/ws", &u, err, sizeof(err)), 0);
+    assert_false(u.tls);
+    assert_int_equal(fc_url_parse_ws("http://h/ws", &u, err, sizeof(err)), FG_ERR_INVALID);
+    assert_non_null(strstr(err, "ws:// or wss://"));
 }
 
 static void test_hostport(void **state) {

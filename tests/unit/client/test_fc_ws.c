@@ -310,7 +310,7 @@ static void run_client(client_state *s, int to_port) {
     assert_int_equal(fc_url_parse_ws(text, &url, err, sizeof(err)), 0);
     struct sockaddr_storage ss;
     assert_int_equal(fc_url_resolve(&url, &ss, err, sizeof(err)), 0);
-    fc_ws_options opts = {"framegate.v1", CLIENT_MAX};
+    fc_ws_options opts = {"framegate.v1", CLIENT_MAX, NULL};
     assert_int_equal(
         fc_ws_connect(s->loop, &url, (struct sockaddr *)&ss, &opts, &callbacks, s, &s->ws), 0);
     uv_run(s->loop, UV_RUN_DEFAULT);
