@@ -1,6 +1,6 @@
 /*
  * fuzz_tls: the TLS record layer and handshake as the proxy's client connections and
- * frameserver run them: src/common/fg_tls (a SERVER session over memory BIOs, ALPN http/1.1),
+ * frameserver run them: src/tls/fg_tls (a SERVER session over memory BIOs, ALPN http/1.1),
  * with the client's bytes fed in chunks, every read drained, every output taken, and once the
  * handshake is done the plaintext echoed back through fg_tls_write. The fuzz input:
  *

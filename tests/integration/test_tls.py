@@ -376,7 +376,8 @@ def test_auth_token_from_file_or_environment_never_shown(procs, certs, tmp_path)
             assert_frame(c.call(1, 1))
         for path in ("/health", "/metrics"):
             assert secret.encode() not in https_get(port, path, certs)[2]
-    both = procs.start(args + ["--auth-token", "x", "--auth-token-file", token_file], name="both")
+    both = procs.start(args + ["--auth-token", "x", "--auth-token-file", token_file], name="both",
+                        expect_exit=2)
     assert both.wait(5) == 2
     assert "give one" in both.log()
     stop_ok(from_env, from_file, fs)

@@ -65,9 +65,9 @@ function startProcess(name, file, args, ready, timeoutMs = 15000) {
   });
 }
 
-function startFrameserver(port = 0, format = 'rgb24') {
+function startFrameserver(port = 0, format = 'rgb24', ...extra) {
   return startProcess(`frameserver:${port}`, FRAMESERVER,
-    ['--host', '127.0.0.1', '--port', String(port), '--load-ms', '100', '--format', format],
+    ['--host', '127.0.0.1', '--port', String(port), '--load-ms', '100', '--format', format, ...extra],
     /frameserver listening on 127\.0\.0\.1:(\d+)/);
 }
 
@@ -214,6 +214,11 @@ test('the page renders frames from three backends and survives their failures', 
     assert.equal(await page.textContent('#fig-rate'), '30', 'sending at the chosen 30 frames/s');
     assert.equal(await page.evaluate(() => window.framegate.shed), 0);
     t.diagnostic(`latest=${await page.evaluate(() => window.framegate.latest)} superseded=${await page.evaluate(() => window.framegate.superseded)} hint=${JSON.stringify(await page.evaluate(() => window.framegate.hint))}`);
+    // framegate speaks v1.1: LATEST is kept on every frame, and a HINT came with the session.
+    assert.equal(await page.evaluate(() => window.framegate.latest), true, 'the proxy refused LATEST');
+    const hint = await page.evaluate(() => window.framegate.hint);
+    assert.ok(hint && hint.healthyBackends === 3 && hint.fps > 0, `HINT: ${JSON.stringify(hint)}`);
+    assert.match(await page.textContent('#fig-hint'), /^\d+(\.\d)?\/s$/);
 
     // --- canvas shows real, changing pictures ---
     const first = await canvasSample(page);
@@ -427,5 +432,47 @@ test('the page over https renders frames through wss, grpcs behind (TLS on both 
     await stopAll();
     rmSync(profile, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the page slows to the rate the proxy hints at, and keeps drawing', { timeout: 90000 }, async (t) => {
+  assert.ok(BUILD_DIR && FRAMESERVER && FRAMEGATE && NPM_DIR, 'FG_BUILD_DIR, FRAMESERVER, FRAMEGATE and FG_NPM_WEB must be set');
+  const require = createRequire(path.join(NPM_DIR, 'node_modules', 'noop.js'));
+  const { chromium } = require('playwright-core');
+  const profile = mkdtempSync(path.join(tmpdir(), 'fg-chromium-'));
+  let browser;
+  let failed = false;
+  try {
+    // One backend of 100 ms: the pool renders 10 frames/s, less than the page's 30.
+    const server = await startFrameserver(0, 'rgb24', '--infer-ms', '100');
+    const gate = await startProcess('framegate', FRAMEGATE,
+      ['--ws-port', '0', '--host', '127.0.0.1', '--grpc-addrs', `127.0.0.1:${server.match[1]}`,
+        '--log-frames', 'off'],
+      /listening on 127\.0\.0\.1:(\d+)/);
+    const url = `http://127.0.0.1:${gate.match[1]}/`;
+    await waitForHealthy(`${url}health`, 1, 10000);
+    browser = await launchBrowser(chromium, profile);
+    const page = browser.pages()[0] ?? await browser.newPage();
+    assert.equal((await page.goto(url)).status(), 200);
+    await page.waitForSelector('#health-body tr[data-healthy="true"]', { timeout: 10000 });
+    await page.click('#toggle');
+    // The proxy measures the backend, hints about 10 frames/s, and the page follows.
+    await page.waitForFunction(() => window.framegate.hint && window.framegate.hint.fps < 20
+      && window.framegate.sendFps < 20, null, { timeout: 20000, polling: 100 });
+    const hint = await page.evaluate(() => window.framegate.hint);
+    const rate = await page.evaluate(() => window.framegate.sendFps);
+    t.diagnostic(`hint ${JSON.stringify(hint)}, sending at ${rate}/s`);
+    assert.ok(rate <= Math.max(1, hint.fps) + 1e-9, `sending at ${rate}/s above the hinted ${hint.fps}/s`);
+    assert.equal(await page.textContent('#fig-rate'), Number.isInteger(rate) ? String(rate) : rate.toFixed(1));
+    await waitForMoreFrames(page, 10, 10000); // still drawing, at the rate the pool renders
+  } catch (err) {
+    failed = true;
+    for (const child of children) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
+    throw err;
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    const problems = await stopAll();
+    rmSync(profile, { recursive: true, force: true });
+    if (problems.length && !failed) assert.fail(`process exit:\n${problems.join('\n')}`);
   }
 });
