@@ -960,9 +960,9 @@ static void apply_defaults(fg_pool_config *cfg) {
     if (!cfg->health_interval_ms)
         cfg->health_interval_ms = 1000;
     if (!cfg->max_reply_bytes)
-        cfg->max_reply_bytes = 4u << 20;
+        cfg->max_reply_bytes = FG_GRPC_MAX_REPLY_DEFAULT;
     if (!cfg->max_queue)
-        cfg->max_queue = 1024;
+        cfg->max_queue = FG_GRPC_MAX_QUEUE_DEFAULT;
     if (!cfg->deadline_ms)
         cfg->deadline_ms = DEFAULT_DEADLINE_MS;
     if (!cfg->backend_max_inflight)

@@ -14,10 +14,8 @@
 
 typedef bool (*fg_rr_eligible_fn)(void *ctx, size_t index);
 
-/* The chosen index, or FG_RR_NONE when none of the n entries is eligible. */
-size_t fg_rr_pick(size_t *cursor, size_t n, fg_rr_eligible_fn eligible, void *ctx);
-
-/* The same with a cursor shared by several threads (--workers): the cursor moves from the
+/* The chosen index, or FG_RR_NONE when none of the n entries is eligible. The cursor may be
+ * shared by several threads (--workers): it moves from the
  * value the choice was made from to just past the choice by compare-and-swap, retried (the
  * choice made again) if another thread moved it meanwhile. So concurrent picks never return
  * the same position twice in a row and rotate exactly as one thread's would; lock-free.

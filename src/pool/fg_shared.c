@@ -56,10 +56,6 @@ _Atomic size_t *fg_shared_cursor(fg_pool_shared *s) {
     return &s->cursor;
 }
 
-const fg_health_policy *fg_shared_policy(const fg_pool_shared *s) {
-    return &s->policy;
-}
-
 fg_bshared *fg_shared_attach(fg_pool_shared *s, const char *address, fg_backend *b) {
     pthread_mutex_lock(&s->lock);
     fg_bshared *e = s->entries;
@@ -115,10 +111,6 @@ void fg_shared_each_backend(fg_pool_shared *s, fg_bshared *e,
 }
 
 /* ---- health ---- */
-
-const char *fg_bshared_address(const fg_bshared *e) {
-    return e->address;
-}
 
 bool fg_bshared_healthy(const fg_bshared *e) {
     return atomic_load_explicit(&e->healthy, memory_order_relaxed);

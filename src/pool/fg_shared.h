@@ -37,7 +37,6 @@ void fg_shared_ref(fg_pool_shared *s);
 void fg_shared_unref(fg_pool_shared *s);
 
 _Atomic size_t *fg_shared_cursor(fg_pool_shared *s);
-const fg_health_policy *fg_shared_policy(const fg_pool_shared *s);
 
 /* Registers backend b (of some pool) under its address: the entry of that address, created
  * fresh (health unknown) if no pool uses it yet. On any thread. */
@@ -52,7 +51,6 @@ void fg_shared_each_backend(fg_pool_shared *s, fg_bshared *e,
 
 /* ---- one backend's health ---- */
 
-const char *fg_bshared_address(const fg_bshared *e);
 /* The published state: true when it takes frames. Lock-free. */
 bool fg_bshared_healthy(const fg_bshared *e);
 uint32_t fg_bshared_consecutive_faults(const fg_bshared *e);

@@ -158,7 +158,8 @@ static void render_globals(prom *p) {
                  i <= FG_STATUS_MAX ? fg_status_name(i) : "OTHER", (unsigned long long)v);
     }
 
-#define FG_STATS_HIST_EMIT(id, name, help, bounds, scale) emit_hist(p, FG_HIST_##id, name, help, scale);
+#define FG_STATS_HIST_EMIT(id, name, help, bounds, scale)                                          \
+    emit_hist(p, FG_HIST_##id, name, help, scale);
     FG_STATS_HISTS(FG_STATS_HIST_EMIT)
 #undef FG_STATS_HIST_EMIT
 }

@@ -162,23 +162,23 @@ static bool is_eligible(void *ctx, size_t i) {
 static void test_round_robin_one_cursor(void **state) {
     bool set[4] = {true, true, true, true};
     eligible_set = set;
-    size_t cursor = 0;
+    _Atomic size_t cursor = 0;
     size_t counts[4] = {0};
     for (int i = 0; i < 400; i++) {
-        size_t pick = fg_rr_pick(&cursor, 4, is_eligible, NULL);
+        size_t pick = fg_rr_pick_atomic(&cursor, 4, is_eligible, NULL);
         assert_int_equal(pick, (size_t)(i % 4)); /* strict rotation */
         counts[pick]++;
     }
     for (int i = 0; i < 4; i++)
         assert_int_equal(counts[i], 100);
     set[1] = false; /* skipped, order kept */
-    assert_int_equal(fg_rr_pick(&cursor, 4, is_eligible, NULL), 0);
-    assert_int_equal(fg_rr_pick(&cursor, 4, is_eligible, NULL), 2);
-    assert_int_equal(fg_rr_pick(&cursor, 4, is_eligible, NULL), 3);
-    assert_int_equal(fg_rr_pick(&cursor, 4, is_eligible, NULL), 0);
+    assert_int_equal(fg_rr_pick_atomic(&cursor, 4, is_eligible, NULL), 0);
+    assert_int_equal(fg_rr_pick_atomic(&cursor, 4, is_eligible, NULL), 2);
+    assert_int_equal(fg_rr_pick_atomic(&cursor, 4, is_eligible, NULL), 3);
+    assert_int_equal(fg_rr_pick_atomic(&cursor, 4, is_eligible, NULL), 0);
     set[0] = set[2] = set[3] = false;
-    assert_int_equal(fg_rr_pick(&cursor, 4, is_eligible, NULL), FG_RR_NONE);
-    assert_int_equal(fg_rr_pick(&cursor, 0, is_eligible, NULL), FG_RR_NONE);
+    assert_int_equal(fg_rr_pick_atomic(&cursor, 4, is_eligible, NULL), FG_RR_NONE);
+    assert_int_equal(fg_rr_pick_atomic(&cursor, 0, is_eligible, NULL), FG_RR_NONE);
 }
 
 int main(void) {

@@ -64,8 +64,8 @@ static void failures_are_ignored(void **state) {
     fg_limit_init(&l, &policy);
     fg_limit_on_sample(&l, &policy, 1000000, 2, false, 1000);
     assert_int_equal(fg_limit_get(&l), 1);
-    assert_true(fg_limit_cost(&l, 0, 1000) == 0.0);   /* never measured: tried first */
-    assert_true(fg_limit_latency(&l) == 0.0);         /* not measured */
+    assert_true(fg_limit_cost(&l, 0, 1000) == 0.0);  /* never measured: tried first */
+    assert_true(fg_limit_latency(&l) == 0.0);        /* not measured */
     assert_true(fg_limit_rate(&l) == 1.0 / 10000.0); /* estimates assume a 10 ms pass */
 }
 

@@ -34,6 +34,7 @@ static const char *addrs[NPEERS];
 
 /* A closed loop of INFLIGHT frames, topped up from the test's wait condition. */
 typedef struct load {
+    const char *busy_addr; /* for until_busy */
     fg_pool *pool;
     bool running;
     uint32_t submitted, answered, refused, not_ok;
@@ -98,6 +99,15 @@ static bool until_peer_served(load *l) {
 
 static bool until_healthy_count(load *l) {
     return fg_pool_healthy_count(l->pool) == l->want_count;
+}
+
+static const fg_backend *find_backend(const fg_pool *pool, const char *addr);
+
+/* Both A (addrs[0]) and the backend at l->busy_addr hold frames in flight right now. */
+static bool until_busy(load *l) {
+    const fg_backend *a = find_backend(l->pool, addrs[0]);
+    const fg_backend *b = find_backend(l->pool, l->busy_addr);
+    return a && b && a->stats.in_flight > 0 && b->stats.in_flight > 0;
 }
 
 static bool until_all_answered(load *l) {
@@ -172,7 +182,8 @@ static void test_reload_under_load(void **state) {
     const fg_backend *a = find_backend(l.pool, addrs[0]);
     const fg_grpc_conn *a_conn = a->conn;
     uint64_t a_requests = a->stats.total_requests;
-    bool b_busy = find_backend(l.pool, addrs[1])->stats.in_flight > 0;
+    l.busy_addr = addrs[1];
+    run_load_until(&loop, &l, until_busy, 5000); /* B has frames to drain when it is removed */
     const char *ac[] = {addrs[0], addrs[2]};
     assert_int_equal(fg_pool_set_backends(l.pool, ac, 2), 0);
     assert_ptr_equal(find_backend(l.pool, addrs[0]), a);
@@ -181,10 +192,8 @@ static void test_reload_under_load(void **state) {
     assert_true(fg_backend_healthy(a));
     assert_false(fg_backend_healthy(find_backend(l.pool, addrs[2]))); /* not before a Check */
     char st[32];
-    if (b_busy) {
-        assert_int_equal(fg_pool_backend_count(l.pool), 3);
-        assert_string_equal(health_state(l.pool, addrs[1], st, sizeof st), "draining");
-    }
+    assert_int_equal(fg_pool_backend_count(l.pool), 3);
+    assert_string_equal(health_state(l.pool, addrs[1], st, sizeof st), "draining");
     uint32_t b_frames = l.per_backend[1];
     l.want_count = 2;
     run_load_until(&loop, &l, until_backend_count, 5000);
@@ -195,14 +204,15 @@ static void test_reload_under_load(void **state) {
     assert_int_equal(fg_pool_healthy_count(l.pool), 2);
 
     /* Remove A and put it straight back while its frames are in flight: kept, not reconnected. */
+    l.busy_addr = addrs[2];
+    run_load_until(&loop, &l, until_busy, 5000);
     const char *c_only[] = {addrs[2]};
     assert_int_equal(fg_pool_set_backends(l.pool, c_only, 1), 0);
     const char *ca[] = {addrs[2], addrs[0]};
     assert_int_equal(fg_pool_set_backends(l.pool, ca, 2), 0);
-    if (find_backend(l.pool, addrs[0]) == a) {
-        assert_ptr_equal(a->conn, a_conn);
-        assert_string_equal(fg_backend_state_name(a), "ready");
-    }
+    assert_ptr_equal(find_backend(l.pool, addrs[0]), a);
+    assert_ptr_equal(a->conn, a_conn);
+    assert_string_equal(fg_backend_state_name(a), "ready");
     l.want_count = 2;
     run_load_until(&loop, &l, until_backend_count, 5000);
 
