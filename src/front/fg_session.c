@@ -199,7 +199,8 @@ static pending *add_pending(fg_session *s, const fg_render_request *req, uint64_
     p->frame = req->frame;
     p->start_us = start_us;
     p->model_len = (uint8_t)req->model_len;
-    memcpy(p->model, req->model, req->model_len);
+    if (req->model_len) /* an invalid request may have none (model NULL) */
+        memcpy(p->model, req->model, req->model_len);
     p->prev = s->tail;
     if (s->tail)
         s->tail->next = p;
