@@ -129,6 +129,10 @@ def test_start_and_stop_python_backends(tmp_path, pb):
         s = run("stop-backends.sh", env)
     assert s.returncode == 0, s.stderr
     assert "2 backend(s) stopped" in s.stdout
+    # A process whose exit the script saw may still be tearing down for a moment.
+    deadline = time.monotonic() + 2
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not any(alive(p) for p in pids)
     for i in range(2):
         log = (tmp_path / "run" / f"backend-{base + i}.log").read_text()
