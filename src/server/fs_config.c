@@ -7,7 +7,7 @@
 #include "fg_args.h"
 #include "fg_err.h"
 
-#define N_SPECS 14
+#define N_SPECS 15
 #define MAX_RECV_LIMIT (1ull << 30)
 
 static void fill_specs(fs_config *cfg, fg_arg_spec specs[N_SPECS]) {
@@ -38,6 +38,9 @@ static void fill_specs(fs_config *cfg, fg_arg_spec specs[N_SPECS]) {
          "largest request message accepted; larger ones get RESOURCE_EXHAUSTED"},
         {"log-level", FG_ARG_STRING, &cfg->log_level, 0, 0, 0, 0, "LEVEL",
          "debug, info, warn or error"},
+        {"cacheable", FG_ARG_SWITCH, &cfg->cacheable, 0, 0, 0, 0, NULL,
+         "render from (model, input) only (no per-port tint, no frame-number motion) and "
+         "declare it in ListModels, so the proxy may cache the frames"},
     };
     memcpy(specs, table, sizeof(table));
 }

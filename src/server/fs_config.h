@@ -38,6 +38,7 @@ typedef struct fs_config {
     bool fail_load;
     uint64_t max_recv_bytes;
     const char *log_level;
+    bool cacheable; /* the image depends only on (model, input); ListModels says so */
 
     /* Derived by fs_config_parse(). */
     fs_format format;
