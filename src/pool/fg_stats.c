@@ -24,7 +24,15 @@ static const uint64_t bucket_us[] = {500,    1000,   2500,   5000,    10000,   2
                                      100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
 #define NBUCKETS (sizeof bucket_us / sizeof bucket_us[0])
 
+/* Finer buckets for cache lookups (a loopback Redis answers in tens of microseconds). */
+static const uint64_t lookup_bucket_us[] = {25, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
+#define NLOOKUP_BUCKETS (sizeof lookup_bucket_us / sizeof lookup_bucket_us[0])
+
 static _Atomic int64_t global_stats[FG_STAT__COUNT];
+static _Atomic int64_t cache_stats[FG_CSTAT__COUNT];
+static _Atomic uint64_t lookup_buckets[NLOOKUP_BUCKETS];
+static _Atomic uint64_t lookup_count;
+static _Atomic uint64_t lookup_sum_us;
 static _Atomic uint64_t replies[FG_STATUS_MAX + 2]; /* last: codes outside 0..16 */
 static _Atomic uint64_t duration_buckets[NBUCKETS];
 static _Atomic uint64_t duration_count;
@@ -41,6 +49,26 @@ void fg_stats_set(fg_stat_id id, int64_t value) {
 uint64_t fg_stats_get(fg_stat_id id) {
     int64_t v = atomic_load_explicit(&global_stats[id], memory_order_relaxed);
     return v < 0 ? 0 : (uint64_t)v;
+}
+
+void fg_stats_cache_add(fg_cache_stat_id id, int64_t delta) {
+    atomic_fetch_add_explicit(&cache_stats[id], delta, memory_order_relaxed);
+}
+
+uint64_t fg_stats_cache_get(fg_cache_stat_id id) {
+    int64_t v = atomic_load_explicit(&cache_stats[id], memory_order_relaxed);
+    return v < 0 ? 0 : (uint64_t)v;
+}
+
+void fg_stats_observe_cache_lookup_us(uint64_t us) {
+    for (size_t i = 0; i < NLOOKUP_BUCKETS; i++) {
+        if (us <= lookup_bucket_us[i]) {
+            atomic_fetch_add_explicit(&lookup_buckets[i], 1, memory_order_relaxed);
+            break;
+        }
+    }
+    atomic_fetch_add_explicit(&lookup_count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&lookup_sum_us, us, memory_order_relaxed);
 }
 
 void fg_stats_reply(int status) {
@@ -92,6 +120,28 @@ static json_t *backend_json(const fg_backend *b) {
     return o;
 }
 
+/* The cache's state: its tiers, whether Redis is connected, and its counters. */
+static json_t *cache_json(void) {
+    json_t *o = json_object();
+    json_t *tiers = json_array();
+    if (fg_stats_cache_get(FG_CSTAT_memory_max_bytes))
+        json_array_append_new(tiers, json_string("memory"));
+    if (fg_stats_cache_get(FG_CSTAT_redis_configured))
+        json_array_append_new(tiers, json_string("redis"));
+    json_object_set_new(o, "tiers", tiers);
+    uint64_t configured = fg_stats_cache_get(FG_CSTAT_redis_configured);
+    json_object_set_new(o, "redis",
+                        json_string(!configured ? "off"
+                                    : fg_stats_cache_get(FG_CSTAT_redis_connected) == configured
+                                        ? "connected"
+                                        : "disconnected"));
+#define FG_STATS_CACHE_JSON(kind, json, prom, help)                                                \
+    json_object_set_new(o, #json, json_integer((json_int_t)fg_stats_cache_get(FG_CSTAT_##json)));
+    FG_STATS_CACHE(FG_STATS_CACHE_JSON)
+#undef FG_STATS_CACHE_JSON
+    return o;
+}
+
 static int dump_to_buf(const char *data, size_t len, void *arg) {
     return fg_buf_append(arg, data, len) < 0 ? -1 : 0;
 }
@@ -107,6 +157,7 @@ int fg_stats_render_health(const fg_pool *pool, fg_buf *out, int *http_status) {
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, backend_json(fg_pool_backend(pool, i)));
     json_object_set_new(root, "backends", arr);
+    json_object_set_new(root, "cache", cache_json());
     size_t mark = out->len;
     int rv = json_dump_callback(root, dump_to_buf, out, JSON_PRESERVE_ORDER | JSON_INDENT(2));
     json_decref(root);
@@ -192,6 +243,27 @@ static void render_globals(prom *p) {
     emit(p, PREFIX "%s_bucket{le=\"+Inf\"} %llu\n", hname, (unsigned long long)count);
     emit(p, PREFIX "%s_sum %.6f\n", hname,
          (double)atomic_load_explicit(&duration_sum_us, memory_order_relaxed) / 1e6);
+    emit(p, PREFIX "%s_count %llu\n", hname, (unsigned long long)count);
+
+#define FG_STATS_CACHE_PROM(kind, json, prom_name, help)                                           \
+    emit_header(p, #prom_name, FG_STATS_TYPE_##kind, help);                                        \
+    emit(p, PREFIX "%s %lld\n", #prom_name,                                                        \
+         (long long)atomic_load_explicit(&cache_stats[FG_CSTAT_##json], memory_order_relaxed));
+    FG_STATS_CACHE(FG_STATS_CACHE_PROM)
+#undef FG_STATS_CACHE_PROM
+
+    hname = "cache_lookup_duration_seconds";
+    emit_header(p, hname, "histogram", "Redis lookups of the frame cache, request to answer");
+    cum = 0;
+    for (size_t i = 0; i < NLOOKUP_BUCKETS; i++) {
+        cum += atomic_load_explicit(&lookup_buckets[i], memory_order_relaxed);
+        emit(p, PREFIX "%s_bucket{le=\"%g\"} %llu\n", hname, (double)lookup_bucket_us[i] / 1e6,
+             (unsigned long long)cum);
+    }
+    count = atomic_load_explicit(&lookup_count, memory_order_relaxed);
+    emit(p, PREFIX "%s_bucket{le=\"+Inf\"} %llu\n", hname, (unsigned long long)count);
+    emit(p, PREFIX "%s_sum %.6f\n", hname,
+         (double)atomic_load_explicit(&lookup_sum_us, memory_order_relaxed) / 1e6);
     emit(p, PREFIX "%s_count %llu\n", hname, (unsigned long long)count);
 }
 

@@ -47,6 +47,45 @@
     X(COUNTER, ws_unauthorized_total, "WebSocket upgrades without the --auth-token (401)")         \
     X(COUNTER, ws_keepalive_closes_total, "WebSocket sessions closed for not answering a ping")
 
+/* The frame cache (src/cache), rendered to /metrics with the "framegate_" prefix and to the
+ * "cache" object of /health under the JSON name: (kind, json_name, prom_name, help). Each
+ * cacheable frame counts once as a hit, a miss or coalesced. */
+#define FG_STATS_CACHE(X)                                                                          \
+    X(GAUGE, memory_max_bytes, cache_memory_max_bytes,                                             \
+      "Budget of the in-process tier (--cache-mem), bytes; 0: no such tier")                       \
+    X(GAUGE, memory_bytes, cache_memory_bytes, "Bytes held by the in-process tier")                \
+    X(GAUGE, memory_items, cache_memory_items, "Images held by the in-process tier")               \
+    X(GAUGE, redis_configured, cache_redis_configured,                                             \
+      "Redis connections configured (--cache-redis: one per worker)")                              \
+    X(GAUGE, redis_connected, cache_redis_connected, "Redis connections up")                       \
+    X(COUNTER, hits, cache_hits_total, "Frames answered from the cache (either tier)")             \
+    X(COUNTER, memory_hits, cache_memory_hits_total, "Frames answered from the in-process tier")   \
+    X(COUNTER, redis_hits, cache_redis_hits_total, "Frames answered from Redis")                   \
+    X(COUNTER, misses, cache_misses_total, "Cacheable frames sent to a backend")                   \
+    X(COUNTER, coalesced, cache_coalesced_total,                                                   \
+      "Frames answered with an identical frame's lookup or render")                                \
+    X(COUNTER, errors, cache_errors_total,                                                         \
+      "Redis lookups or stores that failed, timed out, or answered garbage")                       \
+    X(COUNTER, timeouts, cache_timeouts_total,                                                     \
+      "Redis lookups past their budget (--cache-budget-us; also counted as errors)")               \
+    X(COUNTER, stores, cache_stores_total, "Images stored")                                        \
+    X(COUNTER, too_large, cache_too_large_total, "Images not stored: over --cache-max-item")       \
+    X(COUNTER, redis_reconnects, cache_redis_reconnects_total,                                     \
+      "Redis connections lost or dropped (reconnected in the background)")                         \
+    X(COUNTER, bypassed, cache_bypassed_total, "Frames of models that are not cacheable")
+
+typedef enum fg_cache_stat_id {
+#define FG_STATS_CACHE_ENUM(kind, json, prom, help) FG_CSTAT_##json,
+    FG_STATS_CACHE(FG_STATS_CACHE_ENUM)
+#undef FG_STATS_CACHE_ENUM
+        FG_CSTAT__COUNT
+} fg_cache_stat_id;
+
+void fg_stats_cache_add(fg_cache_stat_id id, int64_t delta);
+uint64_t fg_stats_cache_get(fg_cache_stat_id id);
+/* A Redis lookup's duration, for the framegate_cache_lookup_duration_seconds histogram. */
+void fg_stats_observe_cache_lookup_us(uint64_t us);
+
 typedef enum fg_stat_id {
 #define FG_STATS_ENUM(kind, name, help) FG_STAT_##name,
     FG_STATS_GLOBAL(FG_STATS_ENUM)

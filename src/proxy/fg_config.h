@@ -47,7 +47,14 @@ typedef struct fg_config {
     const char *allowed_origins; /* NULL: any */
     const char *auth_token;      /* NULL: none */
     uint64_t drain_ms;
-    uint64_t workers; /* threads, each its own loop, listener and backend connections */
+    uint64_t workers;          /* threads, each its own loop, listener and backend connections */
+    const char *cache_mem_arg; /* as given, e.g. "64MiB"; "0": no in-process tier */
+    uint64_t cache_mem;        /* parsed, bytes (split between the workers) */
+    const char *cache_redis;   /* redis://HOST:PORT[/DB]; NULL: no Redis tier */
+    uint64_t cache_ttl_s;      /* expiry in Redis */
+    uint64_t cache_budget_us;  /* a Redis lookup's budget */
+    const char *cache_max_item_arg; /* as given */
+    uint64_t cache_max_item;        /* parsed: larger images are not stored */
 
     char **backends; /* "host:port" each, owned */
     size_t nbackends;
