@@ -137,6 +137,7 @@ static void on_budget_timer(uv_timer_t *t);
 static void arm_budget(fg_cache_redis *r) {
     if (r->closing || !r->fifo_head || uv_is_active((uv_handle_t *)&r->budget_timer))
         return;
+    uv_update_time(r->loop); /* the timer counts from now, not from the iteration's start */
     uint64_t now = fg_now_us(), due = r->fifo_head->deadline_us;
     uint64_t ms = due > now ? (due - now + 999) / 1000 : 0;
     uv_timer_start(&r->budget_timer, on_budget_timer, ms, 0);
