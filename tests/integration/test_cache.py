@@ -81,6 +81,13 @@ def tone(level):
     return fgtest.pcm_tone(800, amplitude=level, period=40)
 
 
+def stopped_cleanly(*procs):
+    """Stops each process (SIGTERM) and checks it exited 0."""
+    for p in procs:
+        rc = p.stop()
+        assert rc == 0, f"{p.args[0]} exited {rc}: {p.log()[-2000:]}"
+
+
 def served_by(proc):
     """Stops a frameserver; returns its "N frames served"."""
     assert proc.stop() == 0, proc.log()[-2000:]
@@ -156,6 +163,7 @@ def cached_setup(procs):
             ns.redis, ns.redis_port = start_redis(procs)
             flags = ["--cache-redis", f"redis://{HOST}:{ns.redis_port}"] + flags
         ns.proxy, ns.port = start_framegate(procs, [ns.fs_addr], "--log-frames", "off", *flags)
+        wait_proxy_health(ns.port, lambda h: h["healthy"], what="a healthy backend")
         if redis:
             wait_proxy_health(ns.port, lambda h: h["cache"]["redis"] == "connected",
                               what="redis connected")
@@ -176,8 +184,12 @@ def test_redis_hit_is_the_backend_image_from_cache(procs, cached_setup):
         first = tally.add(c.call(1, 1, MODEL, data))
         assert first.backend == s.fs_addr, describe(first)
         assert_frame(first, 1, 1)
-        # Stored in Redis under the documented key, as header + the very image bytes.
-        value = resp(s.redis_port, "GET", cache_key(MODEL, data))
+        # Stored in Redis under the documented key, as header + the very image bytes (the SET
+        # goes out as the reply does: it may land a moment later).
+        end = time.monotonic() + 2
+        while (value := resp(s.redis_port, "GET", cache_key(MODEL, data))) is None:
+            assert time.monotonic() < end, "never stored in Redis"
+            time.sleep(0.01)
         assert value is not None and value[:4] == b"FGC1" and value[16:] == first.payload
         hit = tally.add(c.call(2, 2, MODEL, data))
         assert hit.backend == "cache" and hit.attempts == 0 and hit.grpc_us == 0, describe(hit)
@@ -190,6 +202,7 @@ def test_redis_hit_is_the_backend_image_from_cache(procs, cached_setup):
     assert h["cache"]["tiers"] == ["redis"] and h["cache"]["redis"] == "connected", h["cache"]
     assert h["cache"]["redis_hits"] >= 2 and h["cache"]["misses"] >= 2, h["cache"]
     assert counter(s.port, "cache_redis_hits_total") == h["cache"]["redis_hits"]
+    stopped_cleanly(s.proxy, s.redis)
     assert served_by(s.fs) == tally.rendered
 
 
@@ -200,13 +213,17 @@ def test_ttl_expires_in_redis(procs, cached_setup):
         wait_cacheable(c, tally, s.port)
         data = tone(7000)
         assert tally.add(c.call(1, 1, MODEL, data)).backend == s.fs_addr
-        ttl = resp(s.redis_port, "TTL", cache_key(MODEL, data))
+        end = time.monotonic() + 2
+        while (ttl := resp(s.redis_port, "TTL", cache_key(MODEL, data))) == -2:  # not there yet
+            assert time.monotonic() < end, "never stored in Redis"
+            time.sleep(0.01)
         assert ttl == 1, ttl
         assert tally.add(c.call(2, 2, MODEL, data)).backend == "cache"
         time.sleep(1.6)  # Redis expires it
         assert resp(s.redis_port, "EXISTS", cache_key(MODEL, data)) == 0
         assert tally.add(c.call(3, 3, MODEL, data)).backend == s.fs_addr
         assert tally.add(c.call(4, 4, MODEL, data)).backend == "cache"
+    stopped_cleanly(s.proxy, s.redis)
     assert served_by(s.fs) == tally.rendered
 
 
@@ -234,6 +251,7 @@ def test_concurrent_identical_frames_render_once(procs, cached_setup, tier):
         for c in clients:
             c.close()
     assert counter(s.port, "cache_coalesced_total") >= n - 1
+    stopped_cleanly(s.proxy, *([s.redis] if tier == "redis" else []))
     assert served_by(s.fs) == tally.rendered
 
 
@@ -256,6 +274,7 @@ def test_memory_tier_alone_hits_and_evicts(procs, cached_setup):
     assert h["cache"]["tiers"] == ["memory"] and h["cache"]["redis"] == "off", h["cache"]
     assert h["cache"]["memory_items"] == 2 and h["cache"]["memory_bytes"] <= 60 * 1024
     assert h["cache"]["memory_hits"] >= 2
+    stopped_cleanly(s.proxy)
     assert served_by(s.fs) == tally.rendered
 
 
@@ -264,7 +283,8 @@ def test_models_not_cacheable_are_never_cached(procs):
     plain, plain_addr = fgtest.serving_frameserver(procs)  # not --cacheable
     proxy, port = start_framegate(procs, [plain_addr], "--log-frames", "off", "--cache-mem",
                                   "4MiB", "--cache-redis", f"redis://{HOST}:{rport}")
-    wait_proxy_health(port, lambda h: h["cache"]["redis"] == "connected", what="redis")
+    wait_proxy_health(port, lambda h: h["healthy"] and h["cache"]["redis"] == "connected",
+                      what="healthy, redis")
     time.sleep(0.3)  # ListModels answered long since
     data = tone(9000)
     with Client(port) as c:
@@ -276,6 +296,7 @@ def test_models_not_cacheable_are_never_cached(procs):
     _, h = get_health(port)
     assert h["cache"]["hits"] == 0 and h["cache"]["misses"] == 0 and h["cache"]["stores"] == 0
     assert h["cache"]["bypassed"] >= 20 and h["cache"]["memory_items"] == 0
+    stopped_cleanly(proxy, redis)
     assert served_by(plain) == 20
 
 
@@ -291,6 +312,9 @@ def test_a_pool_caches_only_what_every_backend_declares(procs):
         for i in range(1, 11):
             r = c.call(i, i, MODEL, tone(5000))
             assert r.backend in (a_addr, b_addr), describe(r)
+    _, h = get_health(port)
+    assert h["cache"]["hits"] == 0 and h["cache"]["bypassed"] >= 10, h["cache"]
+    stopped_cleanly(proxy)
     assert served_by(a) + served_by(b) == 10
 
 
@@ -330,6 +354,7 @@ def test_redis_killed_mid_load_loses_no_frame_and_recovers(procs, cached_setup):
     print(f"CACHE-KILL: redis reconnected {waited:.2f}s after restart; "
           f"{tally.rendered} rendered, {tally.cached} from cache, 0 lost")
     assert counter(s.port, "cache_redis_reconnects_total") >= 1
+    stopped_cleanly(s.proxy, redis2)
     assert served_by(s.fs) == tally.rendered
 
 
@@ -420,20 +445,22 @@ def test_a_bad_redis_never_costs_a_frame(procs, mode):
         if mode == "wrong":  # some "hello"s arrived in time and were judged not a value
             assert h["cache"]["errors"] > h["cache"]["timeouts"] and h["cache"]["redis_hits"] == 0
         assert h["cache"]["hits"] == 0
-        assert served_by(fs) == 60
         assert proxy.alive()
+        stopped_cleanly(proxy)
+        assert served_by(fs) == 60
     finally:
         fake.close()
 
 
-def test_redis_full_still_serves(procs, cached_setup):
+def test_redis_full_still_serves(procs):
     """A Redis out of memory refuses every SET (noeviction): frames come from the backend."""
     fs, fs_addr = fgtest.serving_frameserver(procs, "--cacheable")
     redis, rport = start_redis(procs, None, "--maxmemory", "1", "--maxmemory-policy",
                                "noeviction")
     proxy, port = start_framegate(procs, [fs_addr], "--log-frames", "off", "--cache-redis",
                                   f"redis://{HOST}:{rport}")
-    wait_proxy_health(port, lambda h: h["cache"]["redis"] == "connected", what="redis")
+    wait_proxy_health(port, lambda h: h["healthy"] and h["cache"]["redis"] == "connected",
+                      what="healthy, redis")
     time.sleep(0.3)
     with Client(port) as c:
         for i in range(1, 21):
@@ -442,4 +469,5 @@ def test_redis_full_still_serves(procs, cached_setup):
             assert r.backend == fs_addr
     _, h = get_health(port)
     assert h["cache"]["errors"] >= 1 and h["cache"]["redis_hits"] == 0, h["cache"]
+    stopped_cleanly(proxy, redis)
     assert served_by(fs) == 20
