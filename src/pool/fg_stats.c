@@ -157,7 +157,10 @@ int fg_stats_render_health(const fg_pool *pool, fg_buf *out, int *http_status) {
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, backend_json(fg_pool_backend(pool, i)));
     json_object_set_new(root, "backends", arr);
-    json_object_set_new(root, "cache", cache_json());
+    /* Only with a cache configured: by default the body keeps exactly the contract's fields. */
+    if (fg_stats_cache_get(FG_CSTAT_memory_max_bytes) ||
+        fg_stats_cache_get(FG_CSTAT_redis_configured))
+        json_object_set_new(root, "cache", cache_json());
     size_t mark = out->len;
     int rv = json_dump_callback(root, dump_to_buf, out, JSON_PRESERVE_ORDER | JSON_INDENT(2));
     json_decref(root);

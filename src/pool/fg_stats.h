@@ -102,7 +102,9 @@ void fg_stats_reply(int status);
 /* A reply's proxy-side total time, for the framegate_request_duration_seconds histogram. */
 void fg_stats_observe_total_us(uint64_t us);
 
-/* /health body (exactly the contract's shape, plus extra per-backend fields) and its HTTP
+/* /health body (exactly the contract's shape, plus extra per-backend fields, plus a "cache"
+ * object when a cache tier is configured: FG_STATS_CACHE, its tiers and "redis" one of "off",
+ * "connected", "disconnected") and its HTTP
  * status (200 when any backend is healthy, else 503). 0, or FG_ERR_TOO_BIG if out is full. */
 int fg_stats_render_health(const fg_pool *pool, fg_buf *out, int *http_status);
 /* /metrics body in Prometheus text format 0.0.4. 0, or FG_ERR_TOO_BIG. */
