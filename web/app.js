@@ -4,7 +4,7 @@ import {
   SUBPROTOCOL, MSG_FRAME, MSG_ERROR, encodeRequest, decodeReply, toRgba, mimeType, formatName,
   statusName, frameLogLine,
 } from './protocol.js';
-import { SampleWindow, RateMeter, backoffDelay, backendColor } from './stats.js';
+import { SampleWindow, RateMeter, backoffDelay, backendColor, cacheHitRatio } from './stats.js';
 
 const PALETTE = ['#4cc9f0', '#f72585', '#b8f26b', '#ffb703', '#a87bff', '#ff7a5c', '#2ee6c5', '#f4a8ff'];
 const PENDING_TIMEOUT_MS = 10000;
@@ -429,6 +429,8 @@ function refreshFigures(now) {
   setText('fig-skipped', String(state.skipped));
   setText('fig-errors', String(state.errors));
   $('fig-errors').classList.toggle('bad', state.errors > 0);
+  const hits = cacheHitRatio(state.perBackend);
+  setText('fig-cache', Number.isNaN(hits) ? '–' : `${(hits * 100).toFixed(1)}%`);
 
   refreshErrorList();
 }

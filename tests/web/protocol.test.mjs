@@ -6,7 +6,7 @@ import {
   SUBPROTOCOL, MSG_FRAME, MSG_ERROR, FORMAT_RGB24, FORMAT_RGBA32, FORMAT_JPEG, FORMAT_PNG,
   encodeRequest, decodeReply, toRgba, mimeType, statusName, formatName, frameLogLine,
 } from '../../web/protocol.js';
-import { SampleWindow, RateMeter, backoffDelay, backendColor } from '../../web/stats.js';
+import { SampleWindow, RateMeter, backoffDelay, backendColor, cacheHitRatio } from '../../web/stats.js';
 
 // A reply built independently of decodeReply, field by field as the contract's table says.
 function buildReply({ type = MSG_FRAME, status = 0, requestId = 0, frame = 0, grpcUs = 0, totalUs = 0,
@@ -199,4 +199,11 @@ test('backendColor follows the reference backend\'s port tint', () => {
   assert.equal(backendColor('127.0.0.1:50052'), 'hsl(204 78% 64%)');
   assert.notEqual(backendColor('a:50051'), backendColor('a:50052'));
   assert.equal(backendColor('no-port'), null);
+});
+
+test('cacheHitRatio counts the frames of backend "cache"', () => {
+  assert.ok(Number.isNaN(cacheHitRatio(new Map())));
+  assert.equal(cacheHitRatio(new Map([['127.0.0.1:50051', 3], ['cache', 1]])), 0.25);
+  assert.equal(cacheHitRatio(new Map([['127.0.0.1:50051', 3]])), 0);
+  assert.equal(cacheHitRatio(new Map([['cache', 2]])), 1);
 });
