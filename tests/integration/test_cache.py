@@ -471,3 +471,42 @@ def test_redis_full_still_serves(procs):
     assert h["cache"]["errors"] >= 1 and h["cache"]["redis_hits"] == 0, h["cache"]
     stopped_cleanly(proxy, redis)
     assert served_by(fs) == 20
+
+
+def test_waiters_render_when_the_first_frame_goes_away(procs, cached_setup):
+    """The client whose frame was being rendered for identical ones leaves: one of those renders
+    instead, and each still gets exactly one FRAME."""
+    s = cached_setup("--cache-mem", "4MiB", redis=False, fs_flags=("--infer-ms", "300"))
+    tally = Tally()
+    first = Client(s.port)
+    others = [Client(s.port) for _ in range(3)]
+    try:
+        wait_cacheable(others[0], tally, s.port)
+        data = tone(11000)
+        first.send(1, 1, MODEL, data)
+        time.sleep(0.05)  # its render is under way
+        for i, c in enumerate(others):
+            c.send(10 + i, 10 + i, MODEL, data)
+        time.sleep(0.05)
+        first.close()  # the leader's call is cancelled
+        replies = [tally.add(c.recv()) for c in others]
+        assert [r.request_id for r in replies] == [10, 11, 12]
+        assert sum(r.backend == s.fs_addr for r in replies) == 1, [describe(r) for r in replies]
+        assert all(r.payload == replies[0].payload for r in replies)
+        for c in others:
+            assert c.quiet_for(0.2) == []
+    finally:
+        for c in others:
+            c.close()
+    stopped_cleanly(s.proxy)
+    # The cancelled render may or may not have finished at the backend before the reset.
+    assert served_by(s.fs) in (tally.rendered, tally.rendered + 1)
+
+
+def test_bad_cache_flags_refused(procs):
+    for flags in (["--cache-redis", "http://127.0.0.1:6379"], ["--cache-redis", "redis://h:0"],
+                  ["--cache-mem", "lots"], ["--cache-max-item", "0"]):
+        p = procs.start([fgtest.binary("src/proxy/framegate"), "--host", HOST, "--ws-port", "0",
+                         "--grpc-addrs", "127.0.0.1:1", *flags], name="framegate-bad")
+        assert p.wait(10) == 2, (flags, p.log())
+        assert "cache" in p.log(), p.log()
