@@ -80,11 +80,6 @@ bool fg_cache_enabled(const fg_cache *c) {
     return c->mem || c->redis;
 }
 
-int fg_cache_check_url(const char *url) {
-    fg_redis_target t;
-    return fg_cache_redis_parse_url(url, &t);
-}
-
 /* ---- bookkeeping ---- */
 
 static void report_mem(fg_cache *c) {
@@ -165,7 +160,9 @@ static void on_ready_timer(uv_timer_t *t) {
     while (c->ready_head) {
         fg_cache_call *call = c->ready_head;
         c->ready_head = call->next;
-        if (!c->ready_head)
+        if (c->ready_head)
+            c->ready_head->prev = NULL;
+        else
             c->ready_tail = NULL;
         fg_frame_result res = {.status = call->status, .message = call->message};
         if (call->item) {

@@ -58,7 +58,4 @@ void fg_cache_call_cancel(fg_cache_call *call);
 /* Whether any tier is configured. */
 bool fg_cache_enabled(const fg_cache *c);
 
-/* Checks a --cache-redis URL: 0 or FG_ERR_INVALID. */
-int fg_cache_check_url(const char *url);
-
 #endif
