@@ -505,6 +505,8 @@ int fg_cache_new(uv_loop_t *loop, fg_pool *pool, const fg_cache_config *cfg, fg_
             .target = target,
             .budget_us = cfg->budget_us,
             .max_pending = MAX_REDIS_PENDING,
+            /* one whole value and its RESP framing, with room for the next reply's start */
+            .max_reply_bytes = (uint64_t)cfg->max_item_bytes + FG_CACHE_VALUE_HEADER_LEN + 4096,
         };
         c->redis = fg_cache_redis_new(loop, &rc);
         fg_stats_cache_add(FG_CSTAT_redis_configured, 1);

@@ -336,8 +336,20 @@ bool fg_cache_redis_up(const fg_cache_redis *r) {
 
 /* ---- commands ---- */
 
+/* A reply larger than any value is being received (a server that is not a cache): drop it
+ * rather than buffer it. True when dropped. */
+static bool reply_too_large(fg_cache_redis *r) {
+    const redisReader *rd = r->ctx ? r->ctx->c.reader : NULL;
+    if (!rd || rd->len - rd->pos <= r->cfg.max_reply_bytes)
+        return false;
+    fg_stats_cache_add(FG_CSTAT_errors, 1);
+    drop(r, "reply larger than any cache value");
+    return true;
+}
+
 static void on_budget_timer(uv_timer_t *t) {
     fg_cache_redis *r = t->data;
+    reply_too_large(r);
     /* The timer counts whole milliseconds: a GET due within the next half is due now. */
     uint64_t now = fg_now_us() + 500;
     bool dropped = false;
@@ -382,7 +394,7 @@ static void on_get_reply(redisAsyncContext *ac, void *reply_v, void *privdata) {
 
 int fg_cache_redis_get(fg_cache_redis *r, const char *key, size_t key_len, fg_cache_redis_get_cb cb,
                        void *user, fg_cache_redis_op **out) {
-    if (r->state != UP || !r->ctx)
+    if (r->state != UP || !r->ctx || reply_too_large(r))
         return FG_ERR_AGAIN;
     if (r->pending >= r->cfg.max_pending)
         return FG_ERR_FULL;

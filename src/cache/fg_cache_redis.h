@@ -14,8 +14,10 @@
  * or an error -- FG_ERR_TIMEOUT past its budget (a late answer is then ignored), FG_ERR_PROTO
  * for an answer that is not a string, FG_ERR_CLOSED when the connection went away. SETs are
  * fire-and-forget: a refusal (e.g. Redis out of memory) is counted in fg_stats, nothing else.
- * At most max_pending commands are outstanding; more are refused (FG_ERR_FULL). All on the
- * loop's thread.
+ * At most max_pending commands are outstanding; more are refused (FG_ERR_FULL). hiredis buffers
+ * a reply until it is whole, whatever size it declares: the bytes it holds are checked at every
+ * GET and budget tick, and past max_reply_bytes the connection is dropped. All on the loop's
+ * thread.
  */
 #ifndef FG_CACHE_REDIS_H
 #define FG_CACHE_REDIS_H
@@ -42,8 +44,9 @@ int fg_cache_redis_parse_url(const char *url, fg_redis_target *out);
 
 typedef struct fg_cache_redis_config {
     fg_redis_target target;
-    uint32_t budget_us;   /* a GET's budget */
-    uint32_t max_pending; /* commands outstanding at most */
+    uint32_t budget_us;       /* a GET's budget */
+    uint32_t max_pending;     /* commands outstanding at most */
+    uint64_t max_reply_bytes; /* unparsed bytes hiredis may hold: more drops the connection */
 } fg_cache_redis_config;
 
 typedef struct fg_cache_redis fg_cache_redis;

@@ -361,7 +361,8 @@ def test_redis_killed_mid_load_loses_no_frame_and_recovers(procs, cached_setup):
 class FakeRedis:
     """A TCP server on a free loopback port that speaks bad Redis: mode "garbage" answers
     anything with bytes that are not RESP; "silent" answers PING and then nothing; "wrong"
-    answers PING, and GET with a string that is not a cache value."""
+    answers PING, and GET with a string that is not a cache value; "huge" answers PING, and GET
+    with a 100 MB string it starts sending (4 MiB of it)."""
 
     def __init__(self, mode):
         self.mode = mode
@@ -396,6 +397,8 @@ class FakeRedis:
                 n = data.count(b"PING")
                 if n:
                     conn.sendall(b"+PONG\r\n" * n)
+                if self.mode == "huge" and b"GET" in data:
+                    conn.sendall(b"$100000000\r\n" + b"x" * (4 << 20))
                 if self.mode == "wrong":
                     for _ in range(data.count(b"GET")):
                         conn.sendall(b"$5\r\nhello\r\n")
@@ -414,7 +417,7 @@ class FakeRedis:
                 pass
 
 
-@pytest.mark.parametrize("mode", ["garbage", "silent", "wrong"])
+@pytest.mark.parametrize("mode", ["garbage", "silent", "wrong", "huge"])
 def test_a_bad_redis_never_costs_a_frame(procs, mode):
     fake = FakeRedis(mode)
     try:
@@ -442,6 +445,9 @@ def test_a_bad_redis_never_costs_a_frame(procs, mode):
         assert worst < 8000, worst
         if mode == "silent":
             assert h["cache"]["timeouts"] >= 1
+        if mode == "huge":  # dropped instead of buffering 100 MB
+            assert h["cache"]["redis_reconnects"] >= 1 and h["cache"]["errors"] >= 1
+            assert "reply larger than any cache value" in proxy.log(), proxy.log()[-2000:]
         if mode == "wrong":  # some "hello"s arrived in time and were judged not a value
             assert h["cache"]["errors"] > h["cache"]["timeouts"] and h["cache"]["redis_hits"] == 0
         assert h["cache"]["hits"] == 0
