@@ -40,6 +40,7 @@ struct fg_cache_redis {
     bool resolving;
     uv_timer_t conn_timer;   /* connect / handshake timeout, then the reconnect backoff */
     uv_timer_t budget_timer; /* the oldest waiting GET's budget */
+    uv_check_t size_check;   /* after each I/O phase while connected: reply_too_large */
     fg_cache_redis_op *fifo_head, *fifo_tail;
     uint32_t pending; /* commands sent and not yet answered (on the current connection) */
     uint32_t timeouts_in_row;
@@ -157,6 +158,7 @@ static void finish(fg_cache_redis_op *op, int rc, const uint8_t *value, size_t l
 
 static void start_connect(fg_cache_redis *r);
 static void drop(fg_cache_redis *r, const char *why);
+static void on_size_check(uv_check_t *h);
 
 static void on_conn_timer(uv_timer_t *t) {
     fg_cache_redis *r = t->data;
@@ -181,6 +183,7 @@ static void went_down(fg_cache_redis *r, const char *why) {
     }
     r->state = DOWN;
     r->timeouts_in_row = 0;
+    uv_check_stop(&r->size_check);
     while (r->fifo_head)
         finish(r->fifo_head, FG_ERR_CLOSED, NULL, 0);
     if (r->closing)
@@ -301,6 +304,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     r->ctx = ctx;
     r->pending = 0;
     r->state = CONNECTING;
+    uv_check_start(&r->size_check, on_size_check);
     uv_timer_start(&r->conn_timer, on_conn_timer, CONNECT_TIMEOUT_MS, 0);
 }
 
@@ -326,6 +330,8 @@ fg_cache_redis *fg_cache_redis_new(uv_loop_t *loop, const fg_cache_redis_config 
     r->conn_timer.data = r;
     uv_timer_init(loop, &r->budget_timer);
     r->budget_timer.data = r;
+    uv_check_init(loop, &r->size_check);
+    r->size_check.data = r;
     start_connect(r);
     return r;
 }
@@ -347,9 +353,12 @@ static bool reply_too_large(fg_cache_redis *r) {
     return true;
 }
 
+static void on_size_check(uv_check_t *h) {
+    reply_too_large(h->data);
+}
+
 static void on_budget_timer(uv_timer_t *t) {
     fg_cache_redis *r = t->data;
-    reply_too_large(r);
     /* The timer counts whole milliseconds: a GET due within the next half is due now. */
     uint64_t now = fg_now_us() + 500;
     bool dropped = false;
@@ -497,7 +506,8 @@ void fg_cache_redis_close(fg_cache_redis *r, void (*closed_cb)(void *arg), void 
         finish(r->fifo_head, FG_ERR_CLOSED, NULL, 0);
     if (r->resolving)
         uv_cancel((uv_req_t *)&r->gai); /* on_resolved still runs, with UV_ECANCELED */
-    r->closing_parts = 2;
+    r->closing_parts = 3;
     uv_close((uv_handle_t *)&r->conn_timer, on_handle_closed);
     uv_close((uv_handle_t *)&r->budget_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&r->size_check, on_handle_closed);
 }

@@ -15,9 +15,9 @@
  * for an answer that is not a string, FG_ERR_CLOSED when the connection went away. SETs are
  * fire-and-forget: a refusal (e.g. Redis out of memory) is counted in fg_stats, nothing else.
  * At most max_pending commands are outstanding; more are refused (FG_ERR_FULL). hiredis buffers
- * a reply until it is whole, whatever size it declares: the bytes it holds are checked at every
- * GET and budget tick, and past max_reply_bytes the connection is dropped. All on the loop's
- * thread.
+ * a reply until it is whole, whatever size it declares: the bytes it holds are checked after
+ * every I/O phase of the loop, and past max_reply_bytes the connection is dropped. All on the
+ * loop's thread.
  */
 #ifndef FG_CACHE_REDIS_H
 #define FG_CACHE_REDIS_H

@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -33,6 +34,17 @@ from fgproxy import (
 )
 
 MODEL = "sanders"
+BUDGET_US = 2000  # the default --cache-budget-us
+
+
+def asan_build():
+    """framegate built with AddressSanitizer (scripts/test.sh's second pass): its loop runs
+    several times slower, so time windows beside the budget widen."""
+    out = subprocess.run(["readelf", "-d", str(fgtest.binary("src/proxy/framegate"))],
+                         capture_output=True, text=True).stdout
+    return "libasan" in out
+
+
 SERVED_RE = re.compile(r"frameserver stopped: (\d+) frames served")
 
 
@@ -162,6 +174,10 @@ def cached_setup(procs):
         if redis:
             ns.redis, ns.redis_port = start_redis(procs)
             flags = ["--cache-redis", f"redis://{HOST}:{ns.redis_port}"] + flags
+        if "--cache-budget-us" not in flags:
+            # Hits must not turn into misses because a shared machine was slow for 2 ms: the
+            # budget itself is tested with the fake Redis below.
+            flags += ["--cache-budget-us", "100000"]
         ns.proxy, ns.port = start_framegate(procs, [ns.fs_addr], "--log-frames", "off", *flags)
         wait_proxy_health(ns.port, lambda h: h["healthy"], what="a healthy backend")
         if redis:
@@ -423,26 +439,32 @@ def test_a_bad_redis_never_costs_a_frame(procs, mode):
     try:
         fs, fs_addr = fgtest.serving_frameserver(procs, "--cacheable")
         proxy, port = start_framegate(procs, [fs_addr], "--log-frames", "off", "--cache-redis",
-                                      f"redis://{HOST}:{fake.port}", "--cache-budget-us", "2000")
+                                      f"redis://{HOST}:{fake.port}", "--cache-budget-us",
+                                      str(BUDGET_US))
         wait_proxy_health(port, lambda h: h["healthy"], what="healthy")
         if mode != "garbage":
             wait_proxy_health(port, lambda h: h["cache"]["redis"] == "connected", 5.0,
                               "the fake's PING answered")
         time.sleep(0.3)
         tally = Tally()
-        worst = 0
+        extra = []
         with Client(port) as c:
             for i in range(1, 61):
                 r = tally.add(c.call(i, i, MODEL, tone(2000 + 100 * (i % 3))))
                 assert r.backend == fs_addr, describe(r)
-                # The backend's own time plus at most the lookup budget (2 ms, counted in
-                # whole milliseconds by the loop's timer) and scheduling on a shared machine.
-                worst = max(worst, r.total_us - r.grpc_us)
+                extra.append(r.total_us - r.grpc_us)  # the proxy's time beside the backend call
             assert c.quiet_for(0.2) == []
         _, h = get_health(port)
-        print(f"CACHE-FAKE-{mode}: 60 frames from the backend, worst proxy time beside the "
-              f"backend call {worst} us, cache {h['cache']}")
-        assert worst < 8000, worst
+        extra.sort()
+        p50, p90, worst = extra[len(extra) // 2], extra[len(extra) * 9 // 10], extra[-1]
+        print(f"CACHE-FAKE-{mode}: 60 frames from the backend; proxy time beside the backend "
+              f"call p50 {p50} p90 {p90} max {worst} us; cache {h['cache']}")
+        # At most the lookup budget (counted in whole milliseconds by the loop's timer) plus
+        # scheduling; p90, as a shared 2-core machine stalls any process now and then (the max
+        # only has to stay far inside the 1 s deadline).
+        slack = 18000 if asan_build() else 6000
+        assert p90 < BUDGET_US + slack, extra
+        assert worst < 200000, extra
         if mode == "silent":
             assert h["cache"]["timeouts"] >= 1
         if mode == "huge":  # dropped instead of buffering 100 MB
