@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+import fgproxy
 import fgtest
 from fgproxy import (
     FRAME,
@@ -538,3 +539,42 @@ def test_bad_cache_flags_refused(procs):
                          "--grpc-addrs", "127.0.0.1:1", *flags], name="framegate-bad")
         assert p.wait(10) == 2, (flags, p.log())
         assert "cache" in p.log(), p.log()
+
+
+def test_list_models_asked_again_after_a_backend_restart(procs):
+    """A backend restarted on its port without --cacheable stops the caching of its model; with
+    --cacheable again, caching resumes: ListModels is asked again on each reconnect."""
+    port_b = fgtest.free_port()
+    fs, addr = fgproxy.frameserver_on(procs, port_b, "--cacheable")
+    proxy, port = start_framegate(procs, [addr], "--log-frames", "off", "--cache-mem", "4MiB",
+                                  "--health-interval-ms", "100")
+    wait_proxy_health(port, lambda h: h["healthy"], what="healthy")
+    data = tone(6000)
+    with Client(port) as c:
+        rid = 0
+
+        def until(backend, timeout=10.0):
+            nonlocal rid
+            end = time.monotonic() + timeout
+            while time.monotonic() < end:
+                rid += 1
+                r = c.call(rid, rid, MODEL, data)
+                if r.type == FRAME and r.backend == backend:
+                    return
+                time.sleep(0.05)
+            raise AssertionError(f"no frame from {backend} within {timeout}s")
+
+        until("cache")
+        assert fs.stop() == 0
+        fs2, _ = fgproxy.frameserver_on(procs, port_b)  # not cacheable now
+        wait_proxy_health(port, lambda h: h["healthy"], what="healthy again")
+        until(addr)
+        for _ in range(10):  # the image cached before is not served any more
+            rid += 1
+            r = c.call(rid, rid, MODEL, data)
+            assert r.backend == addr, describe(r)
+        assert fs2.stop() == 0
+        fs3, _ = fgproxy.frameserver_on(procs, port_b, "--cacheable")
+        wait_proxy_health(port, lambda h: h["healthy"], what="healthy again")
+        until("cache")
+    stopped_cleanly(proxy, fs3)
