@@ -578,3 +578,21 @@ def test_list_models_asked_again_after_a_backend_restart(procs):
         wait_proxy_health(port, lambda h: h["healthy"], what="healthy again")
         until("cache")
     stopped_cleanly(proxy, fs3)
+
+
+def test_oversized_images_are_not_stored(procs, cached_setup):
+    """Images over --cache-max-item (24 KiB frames, 16 KiB limit) are passed on, never stored."""
+    s = cached_setup("--cache-mem", "4MiB", "--cache-max-item", "16KiB")
+    tally = Tally()
+    data = tone(8000)
+    with Client(s.port) as c:
+        time.sleep(0.3)  # ListModels known (no hit can show it here)
+        for i in range(1, 6):
+            r = tally.add(c.call(i, i, MODEL, data))
+            assert r.backend == s.fs_addr, describe(r)
+    assert resp(s.redis_port, "DBSIZE") == 0
+    _, h = get_health(s.port)
+    assert h["cache"]["too_large"] == 5 and h["cache"]["stores"] == 0, h["cache"]
+    assert h["cache"]["misses"] == 5 and h["cache"]["memory_items"] == 0, h["cache"]
+    stopped_cleanly(s.proxy, s.redis)
+    assert served_by(s.fs) == 5
