@@ -48,6 +48,9 @@ typedef struct slot {
     bool busy;
 } slot;
 
+/* The bytes of a request's input that make it unique (--unique): its frame number, top bit set. */
+#define UNIQUE_TAG_BYTES 4
+
 typedef struct run run;
 
 /* The overload figures, for the whole run and for each group. */
@@ -87,6 +90,7 @@ typedef struct ws_opts {
     double rate;
     const char *model;
     uint64_t input_bytes;
+    double unique; /* fraction of requests with an input of their own (the rest repeat one) */
     double connect_timeout_s;
     uint64_t max_message;
     const char *tls_ca; /* wss: the CA the proxy's certificate must chain to */
@@ -179,7 +183,16 @@ static bool send_request(conn *c, uint32_t index, uint64_t start_us) {
     run *r = c->r;
     slot *s = &c->slots[index];
     s->frame = r->next_frame++;
-    fc_codec_write_request_header(r->request, s->seq, s->frame, strlen(r->o.model), r->flags);
+    size_t model_len = strlen(r->o.model);
+    fc_codec_write_request_header(r->request, s->seq, s->frame, model_len, r->flags);
+    if (r->o.unique > 0) {
+        /* A unique input carries its frame number; a repeated one all zeros there. Which is
+         * which: a fixed hash of the frame number, so runs are repeatable. */
+        uint8_t *tag = r->request + FG_REQUEST_HEADER_LEN + model_len;
+        bool unique = (double)((s->frame * 2654435761u) % 10000u) < r->o.unique * 10000.0;
+        for (int i = 0; i < UNIQUE_TAG_BYTES; i++)
+            tag[i] = unique ? (uint8_t)(s->frame >> (8 * i)) | (i == 3 ? 0x80 : 0) : 0;
+    }
     if (fc_ws_send(c->ws, r->request, r->request_len, NULL, 0) != 0)
         return false;
     s->start_us = start_us;
@@ -529,11 +542,11 @@ static json_t *report_json(run *r) {
         json_pack("{so so so}", "round_trip", fc_latency_json(r->rtt), "proxy_grpc",
                   fc_latency_json(r->grpc_us), "proxy_total", fc_latency_json(r->total_us));
     json_t *j = json_pack(
-        "{ss ss ss sI sI sI so sf ss sI sf sI sI sI sf sI sI sI sI so so so so}", "mode", "ws",
+        "{ss ss ss sI sI sI so sf ss sI sf sf sI sI sI sf sI sI sI sI so so so so}", "mode", "ws",
         "url", r->o.url, "subprotocol", r->subprotocol, "connections", (json_int_t)r->o.connections,
         "connections_open", (json_int_t)r->opened, "inflight", (json_int_t)r->o.inflight, "rate",
         r->o.rate > 0 ? json_real(r->o.rate) : json_null(), "duration_s", secs, "model", r->o.model,
-        "input_bytes", (json_int_t)r->o.input_bytes, "frames_per_s",
+        "input_bytes", (json_int_t)r->o.input_bytes, "unique", r->o.unique, "frames_per_s",
         secs > 0 ? (double)r->frames_in_window / secs : 0.0, "sent", (json_int_t)r->sent, "replies",
         (json_int_t)r->replies, "frames", (json_int_t)r->statuses.n[0], "requests_per_s",
         secs > 0 ? (double)r->sent / secs : 0.0, "lost", (json_int_t)(r->sent - r->replies),
@@ -652,6 +665,9 @@ static int parse_flags(ws_opts *o, int argc, char **argv) {
         {"model", FG_ARG_STRING, &o->model, 0, 0, 0, 0, "M", "model name"},
         {"input-bytes", FG_ARG_UINT, &o->input_bytes, 0, 16 << 20, 0, 0, "B",
          "bytes of model input per request"},
+        {"unique", FG_ARG_DOUBLE, &o->unique, 0, 0, 0, 1, "FRACTION",
+         "fraction of requests whose input is their own (needs --input-bytes >= 4); the rest "
+         "repeat one input (default 0: all repeat it), e.g. 0.1 for a frame cache's 90% hits"},
         {"connect-timeout", FG_ARG_DOUBLE, &o->connect_timeout_s, 0, 0, 0.01, 600, "S",
          "seconds to wait for the connections to open"},
         {"max-message", FG_ARG_UINT, &o->max_message, 1024, 1u << 30, 0, 0, "BYTES",
@@ -701,6 +717,11 @@ static int parse_flags(ws_opts *o, int argc, char **argv) {
         return rc == FG_ARGS_HELP ? 0 : 2;
     if (!o->url) {
         fprintf(stderr, "framebench ws: --url is required\n");
+        return 2;
+    }
+    if (o->unique > 0 && o->input_bytes < UNIQUE_TAG_BYTES) {
+        fprintf(stderr, "framebench ws: --unique needs --input-bytes of at least %d\n",
+                UNIQUE_TAG_BYTES);
         return 2;
     }
     size_t model_len = strlen(o->model);

@@ -171,6 +171,22 @@ def test_ws_open_loop_rate_and_statuses(procs):
     assert j["frames"] == 0 and j["replies_by_status"].get("NOT_FOUND", 0) == j["replies"] > 0
 
 
+def test_ws_unique_inputs_against_a_frame_cache(procs):
+    """--unique F: that share of requests carry an input of their own, the rest repeat one, as
+    a frame cache in front of a --cacheable backend counts them (hits come from "cache")."""
+    _, addr = fgtest.serving_frameserver(procs, "--cacheable", "--infer-ms", "1")
+    _, port = fgproxy.start_framegate(procs, [addr], "--log-frames", "off", "--cache-mem", "64MiB")
+    fgproxy.wait_proxy_health(port, lambda h: h["healthy_count"] == 1, what="1 healthy")
+    url = f"ws://127.0.0.1:{port}/ws"
+    framebench_json("ws", "--url", url, "--duration", 0.3, "--input-bytes", 64)  # ListModels known
+    j = framebench_json("ws", "--url", url, "--duration", 1.5, "--input-bytes", 64, "--unique", 0.3)
+    assert j["unique"] == 0.3 and j["lost"] == 0 and j["replies"] == j["frames"] > 100
+    shares = {b["address"]: b["share"] for b in j["backends"]}
+    assert 0.6 <= shares["cache"] <= 0.8, shares  # every repeat after the first is a hit
+    r = framebench("ws", "--url", url, "--unique", 0.5, "--input-bytes", 2)
+    assert r.returncode == 2 and "--unique needs --input-bytes" in r.stderr
+
+
 def test_ws_errors(procs):
     r = framebench("ws", "--url", "http://127.0.0.1:1/ws")
     assert r.returncode == 2 and "ws://" in r.stderr

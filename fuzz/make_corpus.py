@@ -376,11 +376,47 @@ def tls_seeds():
     return out
 
 
+# ----------------------------------------------------------------------------- fuzz_cache
+
+
+def cache_value(fmt=1, width=2, height=2, image=None, magic=b"FGC1", length=None):
+    image = bytes(width * height * 3) if image is None else image
+    n = len(image) if length is None else length
+    return magic + struct.pack("<BBHHHI", fmt, 0, width, height, 0, n) + image
+
+
+def cache_seeds():
+    """Byte 0 even: a value (byte 1: image limit in KiB); odd: a --cache-redis URL."""
+    v = lambda body, limit=64: bytes([0, limit]) + body  # noqa: E731
+    u = lambda url: b"\x01" + url  # noqa: E731
+    return {
+        "value_rgb24": v(cache_value()),
+        "value_rgba32": v(cache_value(2, 2, 1, bytes(8))),
+        "value_jpeg": v(cache_value(3, 128, 64, b"\xff\xd8\xff\xe0" + bytes(60))),
+        "value_short_image": v(cache_value(length=20)),
+        "value_long_length": v(cache_value(length=1 << 31)),
+        "value_bad_magic": v(cache_value(magic=b"FGC0")),
+        "value_format_9": v(cache_value(fmt=9)),
+        "value_over_limit": v(cache_value(3, 1, 1, bytes(2000)), 1),
+        "value_header_only": v(cache_value(3, 1, 1, b"", length=0)),
+        "url_plain": u(b"redis://127.0.0.1:6379"),
+        "url_db": u(b"redis://localhost:6380/3"),
+        "url_v6": u(b"redis://[::1]:6379/0"),
+        "url_no_port": u(b"redis://cache.example"),
+        "url_user": u(b"redis://user:pw@host:6379"),
+        "url_port_0": u(b"redis://host:0"),
+        "url_port_big": u(b"redis://host:65536"),
+        "url_bad_db": u(b"redis://host:1/x"),
+        "url_other_scheme": u(b"rediss://host:1"),
+    }
+
+
 def main():
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "corpus"
     for target, seeds in (("fuzz_reply", reply_seeds()), ("fuzz_ws", ws_seeds()),
                           ("fuzz_codec", codec_seeds()), ("fuzz_http", http_seeds()),
-                          ("fuzz_orca", orca_seeds()), ("fuzz_tls", tls_seeds())):
+                          ("fuzz_orca", orca_seeds()), ("fuzz_tls", tls_seeds()),
+                          ("fuzz_cache", cache_seeds())):
         d = out / target
         d.mkdir(parents=True, exist_ok=True)
         for old in d.iterdir():

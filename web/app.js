@@ -9,7 +9,7 @@ import {
   messageType, isShed, isSuperseded, isFlagsRefused, adaptedFps, sessionUrl, toRgba, mimeType,
   formatName, statusName, frameLogLine,
 } from './protocol.js';
-import { SampleWindow, RateMeter, backoffDelay, backendColor } from './stats.js';
+import { SampleWindow, RateMeter, backoffDelay, backendColor, cacheHitRatio } from './stats.js';
 
 const PALETTE = ['#4cc9f0', '#f72585', '#b8f26b', '#ffb703', '#a87bff', '#ff7a5c', '#2ee6c5', '#f4a8ff'];
 const PENDING_TIMEOUT_MS = 10000;
@@ -488,6 +488,8 @@ function refreshFigures(now) {
   setText('fig-hint', state.hint ? `${state.hint.fps.toFixed(1)}/s` : '–');
   const rate = sendFps();
   setText('fig-rate', Number.isInteger(rate) ? String(rate) : rate.toFixed(1));
+  const hits = cacheHitRatio(state.perBackend);
+  setText('fig-cache', Number.isNaN(hits) ? '–' : `${(hits * 100).toFixed(1)}%`);
 
   refreshErrorList();
 }

@@ -71,3 +71,14 @@ export function backendColor(address) {
   const hue = (Number(match[1]) * 137) % 360;
   return `hsl(${hue} 78% 64%)`;
 }
+
+// The backend name of a frame answered from the proxy's frame cache (contract section 2).
+export const CACHE_BACKEND = 'cache';
+
+// The share of frames answered from the cache, 0..1, from a Map backend -> frames; NaN when no
+// frame came yet.
+export function cacheHitRatio(perBackend) {
+  let total = 0;
+  for (const n of perBackend.values()) total += n;
+  return total ? (perBackend.get(CACHE_BACKEND) || 0) / total : NaN;
+}

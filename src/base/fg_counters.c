@@ -11,6 +11,8 @@ const uint64_t fg_stats_bucket_us[FG_STATS_NBUCKETS] = {500,     1000,    2500, 
                                                         1000000, 2500000, 5000000, 10000000};
 #define NBATCH 9
 const uint64_t fg_stats_batch_bounds[NBATCH] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+#define NLOOKUP 9
+const uint64_t fg_stats_lookup_bounds_us[NLOOKUP] = {25, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
 #define MAX_BUCKETS FG_STATS_NBUCKETS
 
 typedef struct hist {
@@ -26,7 +28,9 @@ static _Atomic uint64_t replies[FG_STATUS_MAX + 2]; /* last: codes outside 0..16
 static hist hists[FG_HIST__COUNT] = {
     [FG_HIST_request_duration] = {.bounds = fg_stats_bucket_us, .n = FG_STATS_NBUCKETS},
     [FG_HIST_batch_size] = {.bounds = fg_stats_batch_bounds, .n = NBATCH},
+    [FG_HIST_cache_lookup] = {.bounds = fg_stats_lookup_bounds_us, .n = NLOOKUP},
 };
+static _Atomic int64_t cache_stats[FG_CSTAT__COUNT];
 
 void fg_stats_add(fg_stat_id id, int64_t delta) {
     atomic_fetch_add_explicit(&global_stats[id], delta, memory_order_relaxed);
@@ -38,6 +42,15 @@ void fg_stats_set(fg_stat_id id, int64_t value) {
 
 uint64_t fg_stats_get(fg_stat_id id) {
     int64_t v = atomic_load_explicit(&global_stats[id], memory_order_relaxed);
+    return v < 0 ? 0 : (uint64_t)v;
+}
+
+void fg_stats_cache_add(fg_cache_stat_id id, int64_t delta) {
+    atomic_fetch_add_explicit(&cache_stats[id], delta, memory_order_relaxed);
+}
+
+uint64_t fg_stats_cache_get(fg_cache_stat_id id) {
+    int64_t v = atomic_load_explicit(&cache_stats[id], memory_order_relaxed);
     return v < 0 ? 0 : (uint64_t)v;
 }
 
@@ -70,6 +83,10 @@ void fg_stats_observe_total_us(uint64_t us) {
 
 void fg_stats_observe_batch(size_t frames) {
     fg_stats_observe(FG_HIST_batch_size, frames);
+}
+
+void fg_stats_observe_cache_lookup_us(uint64_t us) {
+    fg_stats_observe(FG_HIST_cache_lookup, us);
 }
 
 size_t fg_stats_hist_bounds(fg_hist_id id, const uint64_t **bounds) {

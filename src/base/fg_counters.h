@@ -70,13 +70,51 @@ void fg_stats_reply(int status);
 /* Replies sent with status i (0..FG_STATUS_MAX; FG_STATUS_MAX + 1: any other code). */
 uint64_t fg_stats_replies(int i);
 
+/* The frame cache (src/cache), rendered to /metrics with the "framegate_" prefix and to the
+ * "cache" object of /health under the JSON name: (kind, json_name, prom_name, help). Each
+ * cacheable frame counts once as a hit, a miss or coalesced. */
+#define FG_STATS_CACHE(X)                                                                          \
+    X(GAUGE, memory_max_bytes, cache_memory_max_bytes,                                             \
+      "Budget of the in-process tier (--cache-mem), bytes; 0: no such tier")                       \
+    X(GAUGE, memory_bytes, cache_memory_bytes, "Bytes held by the in-process tier")                \
+    X(GAUGE, memory_items, cache_memory_items, "Images held by the in-process tier")               \
+    X(GAUGE, redis_configured, cache_redis_configured,                                             \
+      "Redis connections configured (--cache-redis: one per worker)")                              \
+    X(GAUGE, redis_connected, cache_redis_connected, "Redis connections up")                       \
+    X(COUNTER, hits, cache_hits_total, "Frames answered from the cache (either tier)")             \
+    X(COUNTER, memory_hits, cache_memory_hits_total, "Frames answered from the in-process tier")   \
+    X(COUNTER, redis_hits, cache_redis_hits_total, "Frames answered from Redis")                   \
+    X(COUNTER, misses, cache_misses_total, "Cacheable frames sent to a backend")                   \
+    X(COUNTER, coalesced, cache_coalesced_total,                                                   \
+      "Frames answered with an identical frame's lookup or render")                                \
+    X(COUNTER, errors, cache_errors_total,                                                         \
+      "Redis lookups or stores that failed, timed out, or answered garbage")                       \
+    X(COUNTER, timeouts, cache_timeouts_total,                                                     \
+      "Redis lookups past their budget (--cache-budget-us; also counted as errors)")               \
+    X(COUNTER, stores, cache_stores_total, "Images stored")                                        \
+    X(COUNTER, too_large, cache_too_large_total, "Images not stored: over --cache-max-item")       \
+    X(COUNTER, redis_reconnects, cache_redis_reconnects_total,                                     \
+      "Redis connections lost or dropped (reconnected in the background)")                         \
+    X(COUNTER, bypassed, cache_bypassed_total, "Frames of models that are not cacheable")
+
+typedef enum fg_cache_stat_id {
+#define FG_STATS_CACHE_ENUM(kind, json, prom, help) FG_CSTAT_##json,
+    FG_STATS_CACHE(FG_STATS_CACHE_ENUM)
+#undef FG_STATS_CACHE_ENUM
+        FG_CSTAT__COUNT
+} fg_cache_stat_id;
+
+void fg_stats_cache_add(fg_cache_stat_id id, int64_t delta);
+uint64_t fg_stats_cache_get(fg_cache_stat_id id);
 /* The process-wide histograms: (id, Prometheus name, help, bucket bounds, scale: a bound or
  * a value over scale is what is rendered, e.g. microseconds as seconds). */
 #define FG_STATS_HISTS(X)                                                                          \
     X(request_duration, "request_duration_seconds",                                              \
       "Time from request received to reply queued, in the proxy", fg_stats_bucket_us, 1e6)        \
     X(batch_size, "batch_size", "Frames per backend call (1: a single Render)",                   \
-      fg_stats_batch_bounds, 1)
+      fg_stats_batch_bounds, 1)                                                                    \
+    X(cache_lookup, "cache_lookup_duration_seconds",                                              \
+      "Redis lookups of the frame cache, request to answer", fg_stats_lookup_bounds_us, 1e6)
 
 typedef enum fg_hist_id {
 #define FG_STATS_HIST_ENUM(id, name, help, bounds, scale) FG_HIST_##id,
@@ -88,14 +126,18 @@ typedef enum fg_hist_id {
 /* Upper bounds (microseconds) of the duration buckets, shared by every latency histogram. */
 #define FG_STATS_NBUCKETS 14
 extern const uint64_t fg_stats_bucket_us[FG_STATS_NBUCKETS];
-/* Bounds of the batch size buckets. */
+/* Bounds of the batch size buckets; of the cache lookup ones (microseconds: a loopback Redis
+ * answers in tens of them). */
 extern const uint64_t fg_stats_batch_bounds[];
+extern const uint64_t fg_stats_lookup_bounds_us[];
 
 void fg_stats_observe(fg_hist_id id, uint64_t value);
 /* A reply's proxy-side total time (FG_HIST_request_duration). */
 void fg_stats_observe_total_us(uint64_t us);
 /* One backend call's frames (FG_HIST_batch_size). */
 void fg_stats_observe_batch(size_t frames);
+/* A Redis lookup's duration (FG_HIST_cache_lookup). */
+void fg_stats_observe_cache_lookup_us(uint64_t us);
 
 /* A histogram's buckets: their bounds (*bounds, n of them) and counts (not cumulative). */
 size_t fg_stats_hist_bounds(fg_hist_id id, const uint64_t **bounds);

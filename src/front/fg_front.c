@@ -119,10 +119,12 @@ static void on_shutdown_timer(uv_timer_t *timer) {
     maybe_done(f);
 }
 
-int fg_front_new(uv_loop_t *loop, fg_pool *pool, const fg_front_config *cfg, fg_front **out) {
+int fg_front_new(uv_loop_t *loop, fg_pool *pool, fg_cache *cache, const fg_front_config *cfg,
+                 fg_front **out) {
     fg_front *f = fg_calloc(1, sizeof(*f));
     f->env.loop = loop;
     f->env.session.pool = pool;
+    f->env.session.cache = cache;
     f->env.session.max_inflight = cfg->max_inflight;
     f->env.session.deadline_ms = cfg->deadline_ms;
     f->env.session.max_buffered = cfg->max_buffered;

@@ -2,12 +2,12 @@
  * fg_front: the client-facing half of the proxy on one loop: the listener on --ws-port and
  * every client connection (fg_conn), HTTP and WebSocket on the one port.
  *
- * It borrows the pool (frames go to fg_pool_submit; /health and /metrics render fg_stats of
- * it). Shutdown is graceful and bounded by drain_ms: the listener closes at once; frames in
- * flight are answered (new requests get UNAVAILABLE "proxy shutting down"), each WebSocket
- * client is closed with 1001 once its replies are out (at 75% of drain_ms, at once, whatever is
- * still in flight); at 90% every connection left is closed. done() runs once every connection's
- * handles are closed; the front end frees itself then.
+ * It borrows the pool and the cache (frames go through fg_cache_submit to the pool; /health and
+ * /metrics render fg_stats of it). Shutdown is graceful and bounded by drain_ms: the listener
+ * closes at once; frames in flight are answered (new requests get UNAVAILABLE "proxy shutting
+ * down"), each WebSocket client is closed with 1001 once its replies are out (at 75% of drain_ms,
+ * at once, whatever is still in flight); at 90% every connection left is closed. done() runs once
+ * every connection's handles are closed; the front end frees itself then.
  */
 #ifndef FG_FRONT_H
 #define FG_FRONT_H
@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "fg_cache.h"
 #include "fg_pool.h"
 
 typedef struct fg_front_config {
@@ -39,7 +40,8 @@ typedef struct fg_front_config {
 typedef struct fg_front fg_front;
 
 /* Binds and listens. 0 and *out set, or a negative libuv error (e.g. UV_EADDRINUSE). */
-int fg_front_new(uv_loop_t *loop, fg_pool *pool, const fg_front_config *cfg, fg_front **out);
+int fg_front_new(uv_loop_t *loop, fg_pool *pool, fg_cache *cache, const fg_front_config *cfg,
+                 fg_front **out);
 /* The bound address, "HOST:PORT", and the port. */
 void fg_front_address(const fg_front *f, char *buf, size_t len, uint16_t *port);
 /* Begins the graceful shutdown described above; done(arg) runs once, from the loop. */

@@ -22,8 +22,8 @@
 typedef struct pending {
     struct pending *prev, *next;
     fg_session *session;
-    fg_call *call;  /* NULL once answered */
-    fg_ws_msg *msg; /* order=1: its reply, held until its turn */
+    fg_cache_call *call; /* NULL once answered */
+    fg_ws_msg *msg;      /* order=1: its reply, held until its turn */
     uint32_t request_id;
     uint32_t frame;
     uint64_t start_us;
@@ -317,7 +317,7 @@ void fg_session_on_message(fg_session *s, const uint8_t *msg, size_t len) {
         .deadline_ms = s->params.deadline_ms,
     };
     pending *p = add_pending(s, &req, start_us);
-    int rc = fg_pool_submit(s->env->pool, s->flow, &fr, on_frame_done, p, &p->call);
+    int rc = fg_cache_submit(s->env->cache, s->flow, &fr, on_frame_done, p, &p->call);
     if (rc != 0) {
         unlink_pending(s, p);
         free(p);
@@ -353,7 +353,7 @@ void fg_session_free(fg_session *s) {
         pending *p = s->head;
         unlink_pending(s, p);
         if (p->call)
-            fg_call_cancel(p->call);
+            fg_cache_call_cancel(p->call);
         if (p->msg)
             fg_ws_msg_free(p->msg);
         free(p);
@@ -367,7 +367,7 @@ void fg_session_abort_calls(fg_session *s, const char *message) {
         next = p->next;
         if (!p->call)
             continue;
-        fg_call_cancel(p->call);
+        fg_cache_call_cancel(p->call);
         p->call = NULL;
         reply r = {
             .type = FG_MSG_ERROR,

@@ -1,8 +1,9 @@
 /*
  * fg_session: the frame traffic of one WebSocket session.
  *
- * Each binary message is a RENDER request (fg_codec); it becomes one fg_pool_submit() call on
- * the session's own flow (its fair share of the pool) and gets exactly one reply, FRAME or
+ * Each binary message is a RENDER request (fg_codec); it becomes one fg_cache_submit() call (the
+ * frame cache in front of fg_pool_submit(); a hit is a FRAME from backend "cache") on the
+ * session's own flow (its fair share of the pool) and gets exactly one reply, FRAME or
  * ERROR, queued on the fg_ws in completion order (clients match replies by request_id), or in
  * request order with the session parameter order=1. Errors as in the contract's table: a
  * malformed request ERROR 3, more than max_inflight requests in flight ERROR 8, a frame the
@@ -21,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fg_cache.h"
 #include "fg_http.h"
 #include "fg_pool.h"
 #include "fg_ws.h"
@@ -28,6 +30,7 @@
 /* Settings shared by every session of a front end; owned by it, outlives the sessions. */
 typedef struct fg_session_env {
     fg_pool *pool;
+    fg_cache *cache; /* frames go through it to the pool */
     uint32_t max_inflight;
     uint32_t deadline_ms;  /* for sessions that do not set their own */
     uint64_t max_buffered; /* 0: no budget */

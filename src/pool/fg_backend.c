@@ -11,9 +11,11 @@
 #include "fg_log.h"
 #include "fg_stats.h"
 #include "fg_status.h"
+#include "framegate/v1/frames.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
 
 #define HEALTH_CHECK_PATH "/grpc.health.v1.Health/Check"
+#define LIST_MODELS_PATH "/framegate.v1.FrameService/ListModels"
 
 int fg_backend_parse_address(const char *addr, char **host, uint16_t *port) {
     const char *h;
@@ -23,6 +25,87 @@ int fg_backend_parse_address(const char *addr, char **host, uint16_t *port) {
     *host = fg_strndup(h, hlen);
     return 0;
 }
+
+/* ---- the models it serves (ListModels) ---- */
+
+static void forget_models(fg_backend *b) {
+    if (b->models_call)
+        fg_grpc_call_cancel(b->models_call);
+    b->models_call = NULL;
+    for (size_t i = 0; i < b->nmodels; i++)
+        free(b->models[i].name);
+    free(b->models);
+    b->models = NULL;
+    b->nmodels = 0;
+    b->models_known = false;
+}
+
+static void on_models_done(void *user, const fg_grpc_result *res) {
+    fg_backend *b = user;
+    b->models_call = NULL;
+    if (res->status != FG_STATUS_OK)
+        return; /* unknown until a later try: its models are not cacheable meanwhile */
+    Framegate__V1__ListModelsReply *reply =
+        framegate__v1__list_models_reply__unpack(NULL, res->reply_len, res->reply);
+    if (!reply) {
+        fg_log_warn("%s: ListModels reply does not parse", b->address);
+        return;
+    }
+    size_t n = reply->n_models < FG_BACKEND_MAX_MODELS ? reply->n_models : FG_BACKEND_MAX_MODELS;
+    b->models = fg_calloc(n ? n : 1, sizeof *b->models);
+    size_t cacheable = 0;
+    for (size_t i = 0; i < n; i++) {
+        const Framegate__V1__ModelInfo *m = reply->models[i];
+        b->models[b->nmodels].name = fg_strdup(m->name ? m->name : "");
+        b->models[b->nmodels].cacheable = m->cacheable;
+        cacheable += m->cacheable;
+        b->nmodels++;
+    }
+    b->models_known = true;
+    framegate__v1__list_models_reply__free_unpacked(reply, NULL);
+    fg_log_debug("%s: %zu models, %zu cacheable", b->address, n, cacheable);
+}
+
+/* Asks ListModels when the backend takes frames and its list is not known; forgets the list
+ * while it does not, so a return to health asks again. */
+static void refresh_models(fg_backend *b) {
+    if (b->pool->closing || b->removed || !b->conn)
+        return;
+    if (!fg_bshared_healthy(b->shared)) {
+        if (b->models_known || b->models_call)
+            forget_models(b);
+        return;
+    }
+    if (b->models_known || b->models_call || fg_grpc_conn_get_state(b->conn) != FG_GRPC_CONN_READY)
+        return;
+    uint64_t timeout_us = (uint64_t)b->pool->cfg.timeout_ms * 1000;
+    /* ListModelsRequest{} serializes to zero bytes. */
+    if (fg_grpc_conn_call(b->conn, LIST_MODELS_PATH, NULL, 0, timeout_us, on_models_done, b,
+                          &b->models_call) < 0)
+        b->models_call = NULL;
+}
+
+bool fg_pool_model_cacheable(const fg_pool *pool, const char *model, size_t len) {
+    bool listed = false;
+    for (size_t i = 0; i < pool->nbackends; i++) {
+        const fg_backend *b = pool->backends[i];
+        if (!fg_backend_healthy(b))
+            continue;
+        if (!b->models_known)
+            return false; /* it may serve the model and not say cacheable */
+        for (size_t k = 0; k < b->nmodels; k++) {
+            const fg_backend_model *m = &b->models[k];
+            if (strlen(m->name) != len || memcmp(m->name, model, len) != 0)
+                continue;
+            if (!m->cacheable)
+                return false;
+            listed = true;
+        }
+    }
+    return listed;
+}
+
+/* ---- health ---- */
 
 static void on_check_done(void *user, const fg_grpc_result *res) {
     fg_backend *b = user;
@@ -42,9 +125,11 @@ static void on_check_done(void *user, const fg_grpc_result *res) {
         }
     }
     fg_bshared_on_check(b->shared, status, serving, message, fg_now_us());
+    refresh_models(b); /* at once when it just became healthy */
 }
 
 void fg_backend_check(fg_backend *b) {
+    refresh_models(b);
     if (b->pool->closing || b->removed || b->check_call)
         return;
     if (fg_grpc_conn_get_state(b->conn) == FG_GRPC_CONN_FAILED) {
@@ -71,6 +156,8 @@ static void on_conn_state(void *user, fg_grpc_conn_state state, const char *reas
     fg_backend *b = user;
     if (b->pool->closing || b->removed)
         return;
+    if (state != FG_GRPC_CONN_CONNECTING)
+        forget_models(b); /* a new connection may be a restarted backend: ask again */
     if (state == FG_GRPC_CONN_FAILED && b->conn && fg_grpc_conn_tls_failure(b->conn) != FG_TLS_OK)
         fg_stats_add(FG_STAT_backend_tls_failures_total, 1);
     if (state == FG_GRPC_CONN_FAILED) {
@@ -108,6 +195,7 @@ int fg_backend_new(fg_pool *pool, const char *addr, fg_backend **out) {
 }
 
 void fg_backend_close(fg_backend *b, void (*on_closed)(void *arg), void *arg) {
+    forget_models(b);
     if (b->check_call)
         fg_grpc_call_cancel(b->check_call);
     b->check_call = NULL;
@@ -117,6 +205,7 @@ void fg_backend_close(fg_backend *b, void (*on_closed)(void *arg), void *arg) {
 }
 
 void fg_backend_free(fg_backend *b) {
+    forget_models(b);
     if (b->shared)
         fg_shared_detach(b->pool->shared, b->shared, b);
     if (b->latency)

@@ -47,6 +47,16 @@ typedef struct fg_backend_stats {
 #define FG_BSTAT_ADD(b, field, delta)                                                              \
     __atomic_store_n(&(b)->stats.field, (b)->stats.field + (uint64_t)(delta), __ATOMIC_RELAXED)
 
+/* One model a backend's ListModels named. */
+typedef struct fg_backend_model {
+    char *name;
+    bool cacheable;
+} fg_backend_model;
+
+/* Models kept from one ListModels reply: more are ignored (the backend then cannot make the
+ * ones left out cacheable). */
+#define FG_BACKEND_MAX_MODELS 1024
+
 struct fg_backend {
     fg_pool *pool;
     size_t index;  /* in pool->backends */
@@ -65,6 +75,12 @@ struct fg_backend {
     bool no_batch;       /* answered UNIMPLEMENTED to RenderBatch: single Render calls */
     double orca_util;    /* its last ORCA load report: application (else cpu) utilization */
     uint64_t orca_at_us; /* when it came; 0: never */
+    /* What its ListModels said (asked once healthy, again after a reconnect or a return to
+     * health): for fg_pool_model_cacheable. Unknown until answered. */
+    fg_grpc_call *models_call;
+    fg_backend_model *models;
+    size_t nmodels;
+    bool models_known;
     bool removed;        /* dropped by fg_pool_set_backends: no new frames, drained, then freed */
     bool closing;        /* its connection is closing (conn NULL) */
 };
@@ -113,7 +129,8 @@ void fg_backend_close(fg_backend *b, void (*on_closed)(void *arg), void *arg);
 void fg_backend_free(fg_backend *b);
 
 /* Sends a Check now unless one is in flight (and unless pool->cfg.passive_only); reconnects a
- * failed connection instead. */
+ * failed connection instead. Also asks ListModels when the backend is healthy and its list is
+ * not known (every pool asks on its own connection). */
 void fg_backend_check(fg_backend *b);
 /* "connecting", "ready", "unhealthy" or "draining" (removed, calls still finishing). */
 const char *fg_backend_state_name(const fg_backend *b);

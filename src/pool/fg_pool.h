@@ -169,6 +169,11 @@ int fg_pool_set_backends_named(fg_pool *pool, const char *const *addrs, const ch
 size_t fg_pool_backend_count(const fg_pool *pool);
 /* Configured backends currently healthy (draining ones never count). */
 size_t fg_pool_healthy_count(const fg_pool *pool);
+/* Whether frames of model (len bytes) may be cached: true only when some healthy backend lists
+ * it, every healthy backend that lists it says cacheable (ModelInfo.cacheable), and every healthy
+ * backend's ListModels is known. On the pool's thread. */
+bool fg_pool_model_cacheable(const fg_pool *pool, const char *model, size_t len);
+
 /* The i-th backend: configuration order, then draining ones (for stats rendering). Valid until
  * the next fg_pool_set_backends or until control returns to the loop. */
 const fg_backend *fg_pool_backend(const fg_pool *pool, size_t i);

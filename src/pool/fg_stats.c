@@ -53,6 +53,28 @@ static json_t *backend_json(const fg_backend *b) {
     return o;
 }
 
+/* The cache's state: its tiers, whether Redis is connected, and its counters. */
+static json_t *cache_json(void) {
+    json_t *o = json_object();
+    json_t *tiers = json_array();
+    if (fg_stats_cache_get(FG_CSTAT_memory_max_bytes))
+        json_array_append_new(tiers, json_string("memory"));
+    if (fg_stats_cache_get(FG_CSTAT_redis_configured))
+        json_array_append_new(tiers, json_string("redis"));
+    json_object_set_new(o, "tiers", tiers);
+    uint64_t configured = fg_stats_cache_get(FG_CSTAT_redis_configured);
+    json_object_set_new(o, "redis",
+                        json_string(!configured ? "off"
+                                    : fg_stats_cache_get(FG_CSTAT_redis_connected) == configured
+                                        ? "connected"
+                                        : "disconnected"));
+#define FG_STATS_CACHE_JSON(kind, json, prom, help)                                                \
+    json_object_set_new(o, #json, json_integer((json_int_t)fg_stats_cache_get(FG_CSTAT_##json)));
+    FG_STATS_CACHE(FG_STATS_CACHE_JSON)
+#undef FG_STATS_CACHE_JSON
+    return o;
+}
+
 static int dump_to_buf(const char *data, size_t len, void *arg) {
     return fg_buf_append(arg, data, len) < 0 ? -1 : 0;
 }
@@ -68,6 +90,10 @@ int fg_stats_render_health(const fg_pool *pool, fg_buf *out, int *http_status) {
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, backend_json(fg_pool_backend(pool, i)));
     json_object_set_new(root, "backends", arr);
+    /* Only with a cache configured: by default the body keeps exactly the contract's fields. */
+    if (fg_stats_cache_get(FG_CSTAT_memory_max_bytes) ||
+        fg_stats_cache_get(FG_CSTAT_redis_configured))
+        json_object_set_new(root, "cache", cache_json());
     size_t mark = out->len;
     int rv = json_dump_callback(root, dump_to_buf, out, JSON_PRESERVE_ORDER | JSON_INDENT(2));
     json_decref(root);
@@ -162,6 +188,12 @@ static void render_globals(prom *p) {
     emit_hist(p, FG_HIST_##id, name, help, scale);
     FG_STATS_HISTS(FG_STATS_HIST_EMIT)
 #undef FG_STATS_HIST_EMIT
+
+#define FG_STATS_CACHE_PROM(kind, json, prom_name, help)                                           \
+    emit_header(p, #prom_name, FG_STATS_TYPE_##kind, help);                                        \
+    emit(p, PREFIX "%s %llu\n", #prom_name, (unsigned long long)fg_stats_cache_get(FG_CSTAT_##json));
+    FG_STATS_CACHE(FG_STATS_CACHE_PROM)
+#undef FG_STATS_CACHE_PROM
 }
 
 static void render_backends(prom *p, const fg_pool *pool) {

@@ -99,6 +99,17 @@ static size_t make_specs(fg_config *c, fg_arg_spec *s) {
          "on SIGTERM/SIGINT: finish frames in flight, close clients with 1001, exit this soon"},
         {"workers", FG_ARG_UINT, &c->workers, 1, FG_CONFIG_MAX_WORKERS, 0, 0, "N",
          "threads, each with its own loop, SO_REUSEPORT listener and backend connections"},
+        {"cache-mem", FG_ARG_STRING, &c->cache_mem_arg, 0, 0, 0, 0, "SIZE",
+         "in-process frame cache (LRU) for cacheable models, e.g. 64MiB, split between the "
+         "workers (0: off)"},
+        {"cache-redis", FG_ARG_STRING, &c->cache_redis, 0, 0, 0, 0, "URL",
+         "Redis frame cache for cacheable models: redis://HOST:PORT[/DB] (default: off)"},
+        {"cache-ttl-s", FG_ARG_UINT, &c->cache_ttl_s, 1, 30u * 24 * 3600, 0, 0, "S",
+         "expiry of frames stored in Redis"},
+        {"cache-budget-us", FG_ARG_UINT, &c->cache_budget_us, 100, 1000000, 0, 0, "US",
+         "a Redis lookup's budget: past it the frame goes to a backend"},
+        {"cache-max-item", FG_ARG_STRING, &c->cache_max_item_arg, 0, 0, 0, 0, "SIZE",
+         "larger images are not cached"},
     };
     memcpy(s, specs, sizeof(specs));
     return sizeof(specs) / sizeof(specs[0]);
@@ -133,6 +144,11 @@ void fg_config_init(fg_config *c) {
     c->workers = 1;
     c->dns_refresh_ms = 30000;
     c->dns_timeout_ms = 1000;
+    c->cache_mem_arg = "0";
+    c->cache_ttl_s = 300;
+    c->cache_budget_us = 2000;
+    c->cache_max_item_arg = "1MiB";
+    c->cache_max_item = 1024 * 1024;
 }
 
 int fg_config_parse_size(const char *s, uint64_t *out) {
@@ -392,6 +408,16 @@ int fg_config_parse(fg_config *c, int argc, char **argv, char *err, size_t errle
         c->max_buffered < 1024 * 1024) {
         snprintf(err, errlen, "--max-buffered: '%s' is not a size of at least 1MiB",
                  c->max_buffered_arg);
+        return FG_ERR_INVALID;
+    }
+    if (fg_config_parse_size(c->cache_mem_arg, &c->cache_mem) != 0) {
+        snprintf(err, errlen, "--cache-mem: '%s' is not a size", c->cache_mem_arg);
+        return FG_ERR_INVALID;
+    }
+    if (fg_config_parse_size(c->cache_max_item_arg, &c->cache_max_item) != 0 ||
+        c->cache_max_item < 1 || c->cache_max_item > MAX_MESSAGE) {
+        snprintf(err, errlen, "--cache-max-item: '%s' is not a size between 1 byte and 64MiB",
+                 c->cache_max_item_arg);
         return FG_ERR_INVALID;
     }
     if (strcmp(c->balance_arg, "least-request") == 0) {

@@ -63,7 +63,14 @@ typedef struct fg_config {
     bool backend_tls;
     const char *backend_ca, *backend_cert, *backend_key;
     uint64_t drain_ms;
-    uint64_t workers; /* threads, each its own loop, listener and backend connections */
+    uint64_t workers;          /* threads, each its own loop, listener and backend connections */
+    const char *cache_mem_arg; /* as given, e.g. "64MiB"; "0": no in-process tier */
+    uint64_t cache_mem;        /* parsed, bytes (split between the workers) */
+    const char *cache_redis;   /* redis://HOST:PORT[/DB]; NULL: no Redis tier */
+    uint64_t cache_ttl_s;      /* expiry in Redis */
+    uint64_t cache_budget_us;  /* a Redis lookup's budget */
+    const char *cache_max_item_arg; /* as given */
+    uint64_t cache_max_item;        /* parsed: larger images are not stored */
 
     const char *dns_servers; /* --dns-servers "HOST[:PORT],...", NULL: the system's */
     uint64_t dns_refresh_ms; /* re-resolve period of the DNS targets */

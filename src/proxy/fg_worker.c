@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "fg_alloc.h"
+#include "fg_cache.h"
 #include "fg_front.h"
 #include "fg_grpc_conn.h"
 #include "fg_log.h"
@@ -23,6 +24,7 @@ struct fg_worker {
     uv_thread_t thread;
     bool started;
     fg_pool *pool;
+    fg_cache *cache;
     fg_front *front;
     uv_async_t wakeup;
     atomic_bool stop_requested;
@@ -48,10 +50,16 @@ static void on_pool_closed(void *arg) {
     uv_close((uv_handle_t *)&w->wakeup, NULL); /* the last handle: the loop ends */
 }
 
+static void on_cache_closed(void *arg) {
+    fg_worker *w = arg;
+    w->cache = NULL;
+    fg_pool_close(w->pool, on_pool_closed, w);
+}
+
 static void on_front_done(void *arg) {
     fg_worker *w = arg;
     w->front = NULL;
-    fg_pool_close(w->pool, on_pool_closed, w);
+    fg_cache_close(w->cache, on_cache_closed, w); /* every session is gone: no frame in it */
 }
 
 static void begin_shutdown(fg_worker *w) {
@@ -97,6 +105,18 @@ static fg_pool_config pool_config(const fg_worker_config *wc) {
     };
 }
 
+static fg_cache_config cache_config(const fg_worker_config *wc) {
+    const fg_config *c = wc->cfg;
+    return (fg_cache_config){
+        .mem_bytes = c->cache_mem / c->workers,
+        .redis_url = c->cache_redis,
+        .ttl_s = (uint32_t)c->cache_ttl_s,
+        .budget_us = (uint32_t)c->cache_budget_us,
+        .max_item_bytes = (uint32_t)c->cache_max_item,
+        .deadline_ms = (uint32_t)c->deadline_ms,
+    };
+}
+
 static fg_front_config front_config(const fg_worker_config *wc) {
     const fg_config *c = wc->cfg;
     return (fg_front_config){
@@ -130,11 +150,21 @@ int fg_worker_new(const fg_worker_config *wc, fg_worker **out) {
         free(w);
         return 2;
     }
+    fg_cache_config cc = cache_config(wc);
+    if (fg_cache_new(&w->loop, w->pool, &cc, &w->cache) != 0) {
+        fprintf(stderr, "framegate: bad --cache-redis (see the message above)\n");
+        fg_pool_close(w->pool, NULL, NULL);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&w->loop);
+        free(w);
+        return 2;
+    }
     fg_front_config fc = front_config(wc);
-    int rc = fg_front_new(&w->loop, w->pool, &fc, &w->front);
+    int rc = fg_front_new(&w->loop, w->pool, w->cache, &fc, &w->front);
     if (rc < 0) {
         fprintf(stderr, "framegate: cannot listen on %s:%u: %s\n", wc->cfg->host,
                 (unsigned)wc->port, uv_strerror(rc));
+        fg_cache_close(w->cache, NULL, NULL);
         fg_pool_close(w->pool, NULL, NULL);
         uv_run(&w->loop, UV_RUN_DEFAULT); /* lets the pool and the listener close */
         uv_loop_close(&w->loop);

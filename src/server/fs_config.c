@@ -7,7 +7,7 @@
 #include "fg_args.h"
 #include "fg_err.h"
 
-#define N_SPECS 18
+#define N_SPECS 19
 #define MAX_PORTS 4096
 #define MAX_RECV_LIMIT (1ull << 30)
 
@@ -48,6 +48,9 @@ static void fill_specs(fs_config *cfg, fg_arg_spec specs[N_SPECS]) {
          "PEM private key of --tls-cert"},
         {"tls-client-ca", FG_ARG_STRING, &cfg->tls_client_ca, 0, 0, 0, 0, "PATH",
          "require client certificates signed by this PEM CA (mTLS)"},
+        {"cacheable", FG_ARG_SWITCH, &cfg->cacheable, 0, 0, 0, 0, NULL,
+         "render from (model, input) only (no per-port tint, no frame-number motion) and "
+         "declare it in ListModels, so the proxy may cache the frames"},
     };
     memcpy(specs, table, sizeof(table));
 }

@@ -40,6 +40,7 @@ typedef struct fs_config {
     uint64_t max_recv_bytes;
     const char *log_level;
     const char *tls_cert, *tls_key, *tls_client_ca; /* NULL: h2c */
+    bool cacheable; /* the image depends only on (model, input); ListModels says so */
 
     /* Derived by fs_config_parse(). */
     fs_format format;

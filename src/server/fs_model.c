@@ -41,8 +41,9 @@ static void start_load(fs_models *m) {
 
 /* "Loading" a model creates its renderer (and warms its image cache). */
 static fs_render *load_renderer(const fs_models *m, const char *name) {
-    fs_render_params params = {(uint32_t)m->cfg->width, (uint32_t)m->cfg->height, m->cfg->format,
-                               m->port, name};
+    fs_render_params params = {
+        (uint32_t)m->cfg->width, (uint32_t)m->cfg->height, m->cfg->format, m->port, name,
+        m->cfg->cacheable};
     fs_render *r = fs_render_new(&params);
     if (!r)
         return NULL;

@@ -80,7 +80,7 @@ static uint32_t fnv1a(const char *s) {
     return h;
 }
 
-static palette make_palette(uint16_t port, const char *model) {
+static palette make_palette(uint16_t port, const char *model, bool cacheable) {
     static const rgb skins[] = {{0.98f, 0.80f, 0.66f},
                                 {0.90f, 0.68f, 0.52f},
                                 {0.76f, 0.54f, 0.38f},
@@ -96,7 +96,8 @@ static palette make_palette(uint16_t port, const char *model) {
                                  {0.20f, 0.30f, 0.55f}};
     uint32_t h = fnv1a(model);
     palette p;
-    p.tint = tint_of(port);
+    /* A cacheable image may not say which backend drew it: the model picks the tint. */
+    p.tint = cacheable ? tint_of((uint16_t)(h >> 16)) : tint_of(port);
     p.skin = skins[h % 5];
     p.hair = hairs[(h / 5) % 6];
     p.iris = irises[(h / 30) % 5];
@@ -350,7 +351,11 @@ static int cached(fs_render *r, int step, bool closed, cached_image **out) {
 
 int fs_render_frame(fs_render *r, const uint8_t *input, size_t len, uint32_t frame,
                     const uint8_t **image, size_t *image_len) {
-    int step = (int)lrint(fs_render_mouth(input, len, frame) * (FS_RENDER_MOUTH_STEPS - 1));
+    if (r->params.cacheable)
+        frame = FS_RENDER_BLINK_FRAMES; /* no motion from the frame number: eyes open */
+    /* cacheable: no sample is silence (a closed mouth), not the frame number's motion */
+    double open = r->params.cacheable && len < 2 ? 0 : fs_render_mouth(input, len, frame);
+    int step = (int)lrint(open * (FS_RENDER_MOUTH_STEPS - 1));
     bool closed = frame % FS_RENDER_BLINK_PERIOD < FS_RENDER_BLINK_FRAMES;
     cached_image *img;
     int rv = cached(r, step, closed, &img);
@@ -377,8 +382,9 @@ fs_render *fs_render_new(const fs_render_params *params) {
     fs_render *r = fg_calloc(1, sizeof(*r));
     r->params = *params;
     r->params.model = fg_strdup(params->model);
-    r->pal = make_palette(params->port, params->model);
-    snprintf(r->port_label, sizeof(r->port_label), ":%u", (unsigned)params->port);
+    r->pal = make_palette(params->port, params->model, params->cacheable);
+    if (!params->cacheable) /* empty label: nothing drawn */
+        snprintf(r->port_label, sizeof(r->port_label), ":%u", (unsigned)params->port);
     if (params->format == FS_FORMAT_JPEG) {
         r->jpeg = tjInitCompress();
         if (!r->jpeg)

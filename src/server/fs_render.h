@@ -5,7 +5,10 @@
  * backend's port (so a person watching sees which backend drew each frame; the port is also
  * written in the corner). The mouth opening follows the RMS level of the input read as 16-bit
  * little-endian PCM; with an empty input the frame number drives it. Eyes blink on a fixed
- * frame cycle. The same (input, frame) always gives the same bytes.
+ * frame cycle. The same (input, frame) always gives the same bytes. A cacheable renderer
+ * (frameserver --cacheable) draws from (model, input) only: the tint comes from the model name,
+ * there is no port label, the eyes stay open and an empty input is silence (mouth closed), so every
+ * cacheable backend of a model draws the same bytes for the same input.
  *
  * Mouth openings are quantised to FS_RENDER_MOUTH_STEPS, so the renderer keeps every finished
  * image (and its JPEG) in a cache it owns: a frame costs a lookup once warm. Returned image
@@ -30,6 +33,7 @@ typedef struct fs_render_params {
     fs_format format;
     uint16_t port;     /* drives the tint and the corner label */
     const char *model; /* varies skin, hair and eye colours; copied */
+    bool cacheable;    /* the image depends on (model, input) only: see above */
 } fs_render_params;
 
 /* NULL if the JPEG encoder cannot be set up (the only failure). */

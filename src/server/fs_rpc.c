@@ -292,6 +292,7 @@ static void handle_list_models(rpc_call *rc, const uint8_t *msg, size_t len) {
         infos[i].ready = fs_models_state(srv->models, i) == FS_MODEL_READY;
         infos[i].width = (uint32_t)srv->cfg->width;
         infos[i].height = (uint32_t)srv->cfg->height;
+        infos[i].cacheable = srv->cfg->cacheable;
         ptrs[i] = &infos[i];
     }
     Framegate__V1__ListModelsReply reply = FRAMEGATE__V1__LIST_MODELS_REPLY__INIT;

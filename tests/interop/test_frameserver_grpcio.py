@@ -109,6 +109,24 @@ def test_list_models(procs, pb):
     ]
 
 
+def test_cacheable_declared_and_frames_depend_on_input_only(procs, pb):
+    """--cacheable: ListModels says so, and two backends (two ports, two tints otherwise) draw
+    the same bytes for the same (model, input) whatever the frame number."""
+    _, a = fgtest.serving_frameserver(procs, "--cacheable", "--infer-ms", "1")
+    _, b = fgtest.serving_frameserver(procs, "--cacheable", "--infer-ms", "1")
+    _, plain = fgtest.serving_frameserver(procs, "--infer-ms", "1")
+    pcm = fgtest.pcm_tone(800, amplitude=9000)
+    images = []
+    for addr, frame in ((a, 1), (b, 500), (plain, 1)):
+        with grpc.insecure_channel(addr) as ch:
+            stub = stub_for(pb, ch)
+            models = stub.ListModels(pb.frames_pb2.ListModelsRequest(), timeout=5).models
+            assert [m.cacheable for m in models] == [addr != plain]
+            images.append(stub.Render(render_req(pb, frame=frame, input=pcm), timeout=5).image)
+    assert images[0] == images[1]
+    assert images[0] != images[2]
+
+
 def test_unknown_model_not_found(procs, pb):
     _, addr = fgtest.serving_frameserver(procs, "--models", "sanders,obama", "--infer-ms", "1")
     with grpc.insecure_channel(addr) as ch:

@@ -8,7 +8,7 @@ import {
   isShed, isSuperseded, isFlagsRefused, adaptedFps, sessionUrl, toRgba, mimeType, statusName,
   formatName, frameLogLine,
 } from '../../web/protocol.js';
-import { SampleWindow, RateMeter, backoffDelay, backendColor } from '../../web/stats.js';
+import { SampleWindow, RateMeter, backoffDelay, backendColor, cacheHitRatio } from '../../web/stats.js';
 
 // A reply built independently of decodeReply, field by field as the contract's table says.
 function buildReply({ type = MSG_FRAME, status = 0, requestId = 0, frame = 0, grpcUs = 0, totalUs = 0,
@@ -280,4 +280,11 @@ test('adaptedFps follows the hint below the chosen rate, never above it, never b
 test('sessionUrl asks for hints on the page\'s own host', () => {
   assert.equal(sessionUrl('http:', 'localhost:8086'), 'ws://localhost:8086/ws?hints=1');
   assert.equal(sessionUrl('https:', 'example.org'), 'wss://example.org/ws?hints=1');
+});
+
+test('cacheHitRatio counts the frames of backend "cache"', () => {
+  assert.ok(Number.isNaN(cacheHitRatio(new Map())));
+  assert.equal(cacheHitRatio(new Map([['127.0.0.1:50051', 3], ['cache', 1]])), 0.25);
+  assert.equal(cacheHitRatio(new Map([['127.0.0.1:50051', 3]])), 0);
+  assert.equal(cacheHitRatio(new Map([['cache', 2]])), 1);
 });

@@ -12,8 +12,15 @@
 
 #include "fs_render.h"
 
+static fs_render *make_ex(fs_format format, uint16_t port, uint32_t w, uint32_t h, bool cacheable) {
+    fs_render_params p = {w, h, format, port, "sanders", cacheable};
+    fs_render *r = fs_render_new(&p);
+    assert_non_null(r);
+    return r;
+}
+
 static fs_render *make(fs_format format, uint16_t port, uint32_t w, uint32_t h) {
-    fs_render_params p = {w, h, format, port, "sanders"};
+    fs_render_params p = {w, h, format, port, "sanders", false};
     fs_render *r = fs_render_new(&p);
     assert_non_null(r);
     return r;
@@ -147,6 +154,37 @@ static void test_tint_differs_by_port(void **state) {
     fs_render_free(rb);
 }
 
+/* --cacheable: the same (model, input) gives the same bytes on any port and any frame number,
+ * and the input still drives the mouth. */
+static void test_cacheable_depends_on_input_only(void **state) {
+    fs_render *a = make_ex(FS_FORMAT_RGB24, 50051, 128, 64, true);
+    fs_render *b = make_ex(FS_FORMAT_RGB24, 50052, 128, 64, true);
+    uint8_t *loud = pcm_sine(800, 20000);
+    const uint8_t *ia, *ib;
+    size_t la, lb;
+    for (uint32_t frame = 0; frame < 2 * FS_RENDER_BLINK_PERIOD; frame += 7) {
+        assert_int_equal(fs_render_frame(a, loud, 1600, frame, &ia, &la), 0);
+        assert_int_equal(fs_render_frame(b, loud, 1600, 1000 + frame, &ib, &lb), 0);
+        assert_int_equal(la, lb);
+        assert_memory_equal(ia, ib, la);
+        assert_int_equal(fs_render_frame(a, NULL, 0, frame, &ia, &la), 0);
+        assert_int_equal(fs_render_frame(b, NULL, 0, frame + 1, &ib, &lb), 0);
+        assert_memory_equal(ia, ib, la);
+    }
+    assert_int_equal(fs_render_frame(a, loud, 1600, 0, &ia, &la), 0);
+    assert_int_equal(fs_render_frame(a, NULL, 0, 0, &ib, &lb), 0);
+    assert_memory_not_equal(ia, ib, la); /* the input still moves the mouth */
+    /* and a non-cacheable renderer on the same port differs (its tint and label) */
+    fs_render *c = make_ex(FS_FORMAT_RGB24, 50051, 128, 64, false);
+    assert_int_equal(fs_render_frame(c, loud, 1600, 5, &ib, &lb), 0);
+    assert_int_equal(fs_render_frame(a, loud, 1600, 5, &ia, &la), 0);
+    assert_memory_not_equal(ia, ib, la);
+    free(loud);
+    fs_render_free(a);
+    fs_render_free(b);
+    fs_render_free(c);
+}
+
 static void test_warm_and_cache(void **state) {
     fs_render *r = make(FS_FORMAT_JPEG, 50053, 64, 32);
     assert_int_equal(fs_render_warm(r), 0);
@@ -166,6 +204,7 @@ int main(void) {
         cmocka_unit_test(test_frame_drives_empty_input),
         cmocka_unit_test(test_tint_differs_by_port),
         cmocka_unit_test(test_warm_and_cache),
+        cmocka_unit_test(test_cacheable_depends_on_input_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
