@@ -269,6 +269,20 @@ static void pick_backend(fg_pool *pool, const fg_call *call, uint64_t now_us, pi
     }
 }
 
+/* pick_backend, unless the backend with room would answer after the frame's deadline (its
+ * peak latency says so): FG_ERR_BUSY then, nothing claimed. */
+static int pick_in_time(fg_pool *pool, const fg_call *call, uint64_t now_us, pick *out,
+                        bool *trial) {
+    pick_backend(pool, call, now_us, out, trial);
+    fg_backend *b = out->backend;
+    if (!b || now_us + (uint64_t)fg_limit_peak(&b->limit) < call->deadline_us)
+        return 0;
+    if (*trial)
+        fg_bshared_trial_release(b->shared);
+    out->backend = NULL;
+    return FG_ERR_BUSY;
+}
+
 /* ---- attempts ---- */
 
 /* Sends call to b now. 0, or the connection's refusal (down, queue full). */
@@ -700,10 +714,7 @@ static void dispatch(fg_pool *pool) {
         }
         pick p;
         bool trial;
-        pick_backend(pool, call, now, &p, &trial);
-        if (p.backend && now + (uint64_t)fg_limit_peak(&p.backend->limit) >= call->deadline_us) {
-            if (trial)
-                fg_bshared_trial_release(p.backend->shared);
+        if (pick_in_time(pool, call, now, &p, &trial) < 0) {
             complete_late(call); /* the backend it would get answers too late */
             continue;
         }
@@ -854,10 +865,7 @@ int fg_pool_submit(fg_pool *pool, fg_flow *flow, const fg_frame_request *req, fg
     if (pool->sched.queued == 0 && !may_wait) {
         pick p;
         bool trial;
-        pick_backend(pool, call, now, &p, &trial);
-        if (p.backend && now + (uint64_t)fg_limit_latency(&p.backend->limit) >= call->deadline_us) {
-            if (trial)
-                fg_bshared_trial_release(p.backend->shared);
+        if (pick_in_time(pool, call, now, &p, &trial) < 0) {
             free(call); /* even the backend with room answers too late */
             fg_stats_add(FG_STAT_frames_shed_total, 1);
             return FG_ERR_BUSY;
