@@ -22,7 +22,7 @@ TEST_PKGS=(
   "${PYTHON_PKGS[@]}"
   python3-pytest python3-websocket python3-h2
   chromium clang libclang-rt-14-dev clang-format valgrind
-  dnsmasq-base haproxy systemd python3-yaml podman mmdebstrap runc
+  dnsmasq-base haproxy systemd python3-yaml podman mmdebstrap runc iproute2
 )
 
 case ${1:-build} in

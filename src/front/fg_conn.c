@@ -733,6 +733,10 @@ int fg_conn_accept(fg_conn_env *env, uv_stream_t *server) {
         return rc;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    if (env->client_sndbuf) {
+        int size = (int)env->client_sndbuf;
+        uv_send_buffer_size((uv_handle_t *)&c->tcp, &size); /* best effort: the kernel caps it */
+    }
     /* the first head is due from the accept on */
     timer_set(c, env->header_timeout_ms ? TIMER_HEAD : TIMER_IDLE);
     set_reading(c, true);

@@ -50,8 +50,11 @@ typedef struct fg_conn_env {
     fg_session_env session;
     fg_http_routes routes;
     uint64_t max_message;
-    uint32_t header_timeout_ms;          /* 0: only the idle timeout */
-    uint32_t ws_ping_ms;                 /* 0: no keepalive pings */
+    uint32_t header_timeout_ms; /* 0: only the idle timeout */
+    uint32_t ws_ping_ms;        /* 0: no keepalive pings */
+    /* SO_SNDBUF of each client socket (0: the kernel's autotuning): bounds what a client that
+     * stops reading holds in the kernel; the rest waits in the proxy, under --max-buffered. */
+    uint32_t client_sndbuf;
     fg_tls_ctx *tls;                     /* NULL: plaintext; borrowed */
     uint8_t read_buf[FG_CONN_READ_BUF];  /* consumed inside each read callback */
     uint8_t plain_buf[FG_CONN_READ_BUF]; /* TLS: decrypted, consumed likewise */

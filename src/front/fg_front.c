@@ -135,6 +135,7 @@ int fg_front_new(uv_loop_t *loop, fg_pool *pool, fg_cache *cache, const fg_front
     f->env.routes.auth_token = cfg->auth_token;
     f->env.max_message = cfg->max_message;
     f->env.header_timeout_ms = cfg->header_timeout_ms;
+    f->env.client_sndbuf = cfg->client_sndbuf;
     f->env.ws_ping_ms = cfg->ws_ping_ms;
     f->env.tls = cfg->tls;
     f->env.on_conn_freed = on_conn_freed;

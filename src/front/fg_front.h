@@ -27,6 +27,7 @@ typedef struct fg_front_config {
     uint32_t max_inflight;       /* per WebSocket connection */
     uint32_t deadline_ms;        /* a frame's budget unless /ws?deadline_ms= says otherwise */
     uint64_t max_buffered;       /* reply bytes waiting for clients, in total */
+    uint32_t client_sndbuf;      /* SO_SNDBUF of client sockets; 0: the kernel's */
     uint64_t max_message;        /* largest client message accepted */
     uint32_t max_connections;    /* process-wide (every front): over it 503 and close, counted */
     uint32_t header_timeout_ms;  /* HTTP request head deadline (408); 0: none */

@@ -58,6 +58,10 @@ static size_t make_specs(fg_config *c, fg_arg_spec *s) {
         {"max-buffered", FG_ARG_STRING, &c->max_buffered_arg, 0, 0, 0, 0, "SIZE",
          "replies waiting for clients to read them, in total; past it, frames for clients not "
          "reading are shed"},
+        {"client-sndbuf", FG_ARG_STRING, &c->client_sndbuf_arg, 0, 0, 0, 0, "SIZE",
+         "each client socket's send buffer (SO_SNDBUF; the kernel keeps up to twice that): what "
+         "a client that stops reading holds in the kernel (0: the kernel's autotuning, up to "
+         "tcp_wmem's maximum)"},
         {"max-message", FG_ARG_STRING, &c->max_message_arg, 0, 0, 0, 0, "SIZE",
          "largest client message (bytes, or with KiB/MiB); larger closes with 1009"},
         {"max-connections", FG_ARG_UINT, &c->max_connections, 1, 1000000, 0, 0, "N",
@@ -131,6 +135,8 @@ void fg_config_init(fg_config *c) {
     c->batch_max = 1;
     c->max_buffered_arg = "256MiB";
     c->max_buffered = 256ull * 1024 * 1024;
+    c->client_sndbuf_arg = "128KiB";
+    c->client_sndbuf = 128 * 1024;
     c->max_message_arg = "1MiB";
     c->max_message = 1024 * 1024;
     c->max_connections = 10000;
@@ -408,6 +414,12 @@ int fg_config_parse(fg_config *c, int argc, char **argv, char *err, size_t errle
         c->max_buffered < 1024 * 1024) {
         snprintf(err, errlen, "--max-buffered: '%s' is not a size of at least 1MiB",
                  c->max_buffered_arg);
+        return FG_ERR_INVALID;
+    }
+    if (fg_config_parse_size(c->client_sndbuf_arg, &c->client_sndbuf) != 0 ||
+        (c->client_sndbuf && c->client_sndbuf < 4096) || c->client_sndbuf > (64u << 20)) {
+        snprintf(err, errlen, "--client-sndbuf: '%s' is not 0 or a size from 4KiB to 64MiB",
+                 c->client_sndbuf_arg);
         return FG_ERR_INVALID;
     }
     if (fg_config_parse_size(c->cache_mem_arg, &c->cache_mem) != 0) {

@@ -41,12 +41,14 @@ typedef struct fg_config {
     const char *balance_arg; /* as given */
     int balance;             /* FG_CONFIG_BALANCE_* */
     uint64_t backend_max_inflight;
-    uint64_t batch_max;           /* 1: off */
-    uint64_t batch_window_us;     /* 0: never delay a lone frame */
-    const char *max_buffered_arg; /* as given, e.g. "256MiB" */
-    uint64_t max_buffered;        /* parsed, bytes */
-    const char *max_message_arg;  /* as given, e.g. "1MiB" */
-    uint64_t max_message;         /* parsed, bytes */
+    uint64_t batch_max;            /* 1: off */
+    uint64_t batch_window_us;      /* 0: never delay a lone frame */
+    const char *max_buffered_arg;  /* as given, e.g. "256MiB" */
+    uint64_t max_buffered;         /* parsed, bytes */
+    const char *client_sndbuf_arg; /* as given */
+    uint64_t client_sndbuf;        /* parsed, bytes; 0: the kernel's */
+    const char *max_message_arg;   /* as given, e.g. "1MiB" */
+    uint64_t max_message;          /* parsed, bytes */
     uint64_t max_connections;
     uint64_t unhealthy_after;
     uint64_t healthy_after;

@@ -126,6 +126,7 @@ static fg_front_config front_config(const fg_worker_config *wc) {
         .max_inflight = (uint32_t)c->max_inflight,
         .deadline_ms = (uint32_t)c->deadline_ms,
         .max_buffered = c->max_buffered,
+        .client_sndbuf = (uint32_t)c->client_sndbuf,
         .max_message = c->max_message,
         .max_connections = (uint32_t)c->max_connections,
         .header_timeout_ms = (uint32_t)c->header_timeout_ms,

@@ -2,8 +2,10 @@
 excess is shed early, connections share fairly, LATEST supersedes, order=1 orders, HINTs tell
 clients what they can have, and timeouts on busy backends never eject them."""
 
+import re
 import socket
 import struct
+import subprocess
 import threading
 import time
 
@@ -363,6 +365,16 @@ def test_replies_for_clients_that_do_not_read_are_bounded(procs):
         assert shed > 0, "6 clients x 480 frames x 24 KiB never read: nothing shed"
         # Budget plus at most one reply per connection completed just as it was passed.
         assert buffered <= (1 << 20) + 6 * 64 * 24_700, buffered
+        # What the kernel holds for each stuck client is bounded too: --client-sndbuf (128 KiB
+        # by default; the kernel keeps twice that), not tcp_wmem's 4 MiB autotuning.
+        out = subprocess.run(["ss", "-tmnH", "state", "established", f"sport = :{port}"],
+                             capture_output=True, text=True, timeout=10)
+        assert out.returncode == 0, out.stderr
+        sndbufs = [int(x) for x in re.findall(r"\btb(\d+)", out.stdout)]
+        queued = [int(line.split()[1]) for line in out.stdout.splitlines() if line[:1].isdigit()]
+        assert len(sndbufs) >= 6, out.stdout
+        assert max(sndbufs) <= 2 * 128 * 1024, sndbufs
+        print(f"MEMORY: kernel send buffers {max(sndbufs)} bytes at most, queued {sorted(queued)[-6:]}")
         with Client(port) as c:
             assert_frame(c.call(1, 1))
     finally:
