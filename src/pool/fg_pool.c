@@ -406,6 +406,11 @@ static bool timeout_ejection_allowed(const fg_pool *pool) {
 /* Whose fault the attempt's outcome was: a deadline is the backend's only when it held no
  * other frame (else it was busy: overload, section 5) and the ejection cap allows. */
 static fg_fault classify(fg_pool *pool, uint32_t held, fg_backend *b, int status) {
+    /* The proxy cancels nothing a client still waits for: a CANCELLED from the backend (or its
+     * RST_STREAM CANCEL) is the backend abandoning the frame, e.g. while it shuts down. Like a
+     * full queue: another backend takes it, and it counts against none. */
+    if (status == FG_STATUS_CANCELLED)
+        return FG_FAULT_BUSY;
     fg_fault fault = fg_status_fault(status);
     if (fault != FG_FAULT_TIMEOUT)
         return fault;

@@ -94,8 +94,9 @@ def test_backend_fault_marks_the_backend_unhealthy(procs, code):
         assert not e["healthy"] and e["error_count"] == 1 and e["total_requests"] == 1, e
 
 
-def test_resource_exhausted_is_retried_elsewhere_and_not_a_fault(procs):
-    with HostileBackend(default="status_8", obey_input=False) as busy, HostileBackend() as ok:
+@pytest.mark.parametrize("code", [RESOURCE_EXHAUSTED, 1])  # 1: CANCELLED, the backend gave up
+def test_resource_exhausted_is_retried_elsewhere_and_not_a_fault(procs, code):
+    with HostileBackend(default=f"status_{code}", obey_input=False) as busy, HostileBackend() as ok:
         _, port = proxy_for(procs, [busy, ok], "--retries", "1", "--unhealthy-after", "1")
         with Client(port) as c:
             replies = c.run(12)

@@ -536,7 +536,8 @@ def test_bad_cache_flags_refused(procs):
     for flags in (["--cache-redis", "http://127.0.0.1:6379"], ["--cache-redis", "redis://h:0"],
                   ["--cache-mem", "lots"], ["--cache-max-item", "0"]):
         p = procs.start([fgtest.binary("src/proxy/framegate"), "--host", HOST, "--ws-port", "0",
-                         "--grpc-addrs", "127.0.0.1:1", *flags], name="framegate-bad")
+                         "--grpc-addrs", "127.0.0.1:1", *flags], name="framegate-bad",
+                        expect_exit=2)
         assert p.wait(10) == 2, (flags, p.log())
         assert "cache" in p.log(), p.log()
 

@@ -144,7 +144,9 @@ def test_deadline_passed_is_not_run(procs, pb):
         assert busy.result().frame == 1
         assert fs.Render(fr.RenderRequest(model="sanders", frame=3), timeout=5).frame == 3
     # through the proxy: its per-attempt deadline (grpc-timeout) passes while frame 11 waits
-    _, port = start_framegate(procs, [addr], "--log-frames", "off", "--timeout-ms", "150", "--retries", "0")
+    # (--balance round-robin: both frames go straight to the backend, where 11 waits behind 10)
+    _, port = start_framegate(procs, [addr], "--log-frames", "off", "--timeout-ms", "150", "--retries", "0",
+                              "--balance", "round-robin")
     wait_proxy_health(port, lambda h: h["healthy_count"] == 1, what="healthy")
     with Client(port) as c:
         c.send(10, 10)
