@@ -95,7 +95,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
 
     if (rv == 0) {
-        if (size < FG_REQUEST_HEADER_LEN || msg[0] != FG_MSG_RENDER || msg[2] || msg[3])
+        /* v1.1: bit 0 of the flags is LATEST; every other bit must be 0. */
+        if (size < FG_REQUEST_HEADER_LEN || msg[0] != FG_MSG_RENDER || (msg[2] & ~FG_FLAG_LATEST) ||
+            msg[3] || req.flags != (uint16_t)(msg[2] | msg[3] << 8))
             abort();
         if (req.model_len == 0 || req.model_len != msg[1])
             abort();
@@ -115,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             abort();
         /* Rejected though well-formed: only a bad model name may explain it. */
         if (size >= FG_REQUEST_HEADER_LEN && msg[0] == FG_MSG_RENDER && msg[1] != 0 &&
-            msg[1] <= size - FG_REQUEST_HEADER_LEN && !msg[2] && !msg[3] &&
+            msg[1] <= size - FG_REQUEST_HEADER_LEN && !(msg[2] & ~FG_FLAG_LATEST) && !msg[3] &&
             utf8_ok(msg + FG_REQUEST_HEADER_LEN, msg[1]))
             abort();
     }

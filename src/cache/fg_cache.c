@@ -10,7 +10,7 @@
 #include "fg_clock.h"
 #include "fg_err.h"
 #include "fg_log.h"
-#include "fg_stats.h"
+#include "fg_counters.h"
 #include "fg_status.h"
 
 #define BACKEND_CACHE "cache"

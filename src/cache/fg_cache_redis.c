@@ -11,7 +11,7 @@
 #include "fg_clock.h"
 #include "fg_err.h"
 #include "fg_log.h"
-#include "fg_stats.h"
+#include "fg_counters.h"
 
 #define URL_SCHEME "redis://"
 #define URL_MAX 512
