@@ -12,7 +12,8 @@ const uint64_t fg_stats_bucket_us[FG_STATS_NBUCKETS] = {500,     1000,    2500, 
 #define NBATCH 9
 const uint64_t fg_stats_batch_bounds[NBATCH] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 #define NLOOKUP 9
-const uint64_t fg_stats_lookup_bounds_us[NLOOKUP] = {25, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
+const uint64_t fg_stats_lookup_bounds_us[NLOOKUP] = {25,   50,   100,  200,  500,
+                                                     1000, 2000, 5000, 10000};
 #define MAX_BUCKETS FG_STATS_NBUCKETS
 
 typedef struct hist {

@@ -109,11 +109,11 @@ uint64_t fg_stats_cache_get(fg_cache_stat_id id);
 /* The process-wide histograms: (id, Prometheus name, help, bucket bounds, scale: a bound or
  * a value over scale is what is rendered, e.g. microseconds as seconds). */
 #define FG_STATS_HISTS(X)                                                                          \
-    X(request_duration, "request_duration_seconds",                                              \
-      "Time from request received to reply queued, in the proxy", fg_stats_bucket_us, 1e6)        \
-    X(batch_size, "batch_size", "Frames per backend call (1: a single Render)",                   \
+    X(request_duration, "request_duration_seconds",                                                \
+      "Time from request received to reply queued, in the proxy", fg_stats_bucket_us, 1e6)         \
+    X(batch_size, "batch_size", "Frames per backend call (1: a single Render)",                    \
       fg_stats_batch_bounds, 1)                                                                    \
-    X(cache_lookup, "cache_lookup_duration_seconds",                                              \
+    X(cache_lookup, "cache_lookup_duration_seconds",                                               \
       "Redis lookups of the frame cache, request to answer", fg_stats_lookup_bounds_us, 1e6)
 
 typedef enum fg_hist_id {

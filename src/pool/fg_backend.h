@@ -81,8 +81,8 @@ struct fg_backend {
     fg_backend_model *models;
     size_t nmodels;
     bool models_known;
-    bool removed;        /* dropped by fg_pool_set_backends: no new frames, drained, then freed */
-    bool closing;        /* its connection is closing (conn NULL) */
+    bool removed; /* dropped by fg_pool_set_backends: no new frames, drained, then freed */
+    bool closing; /* its connection is closing (conn NULL) */
 };
 
 struct fg_pool {

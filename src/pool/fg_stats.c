@@ -191,7 +191,8 @@ static void render_globals(prom *p) {
 
 #define FG_STATS_CACHE_PROM(kind, json, prom_name, help)                                           \
     emit_header(p, #prom_name, FG_STATS_TYPE_##kind, help);                                        \
-    emit(p, PREFIX "%s %llu\n", #prom_name, (unsigned long long)fg_stats_cache_get(FG_CSTAT_##json));
+    emit(p, PREFIX "%s %llu\n", #prom_name,                                                        \
+         (unsigned long long)fg_stats_cache_get(FG_CSTAT_##json));
     FG_STATS_CACHE(FG_STATS_CACHE_PROM)
 #undef FG_STATS_CACHE_PROM
 }
