@@ -165,7 +165,7 @@ def test_dns_aaaa_records_are_backends_too(procs, tmp_path):
     dns = Dnsmasq(procs, tmp_path, "127.0.0.2 frames.test\n::1 frames.test\n")
     proxy, pport = start_framegate(
         procs, [f"dns:///frames.test:{port}"], "--dns-servers", dns.server, "--log-frames", "off",
-        "--health-interval-ms", "100",
+        "--health-interval-ms", "100", "--balance", "round-robin",  # 5 frames each below
     )
     _, h = wait_proxy_health(pport, lambda h: h["healthy_count"] == 2, what="the A and the AAAA backend")
     assert addresses(h) == [v4, v6], h
