@@ -70,8 +70,9 @@ void fg_limit_on_sample(fg_limit *l, const fg_limit_policy *p, uint64_t latency_
         l->limit *= DECREASE;
         l->last_drop_us = now_us;
     }
-    if (l->limit < 1)
-        l->limit = 1;
+    double min = p->min ? p->min : 1;
+    if (l->limit < min)
+        l->limit = min;
     if (l->limit > max)
         l->limit = max;
 }

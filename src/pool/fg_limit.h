@@ -7,7 +7,9 @@
  * share fairly or move them. The limit starts low and grows by about one per round trip while
  * the latency it measures stays within tolerance of the backend's unloaded latency (min_rtt),
  * and shrinks by a tenth (at most once per round trip) when it does not: an AIMD gradient like
- * Netflix's concurrency-limits and Envoy's adaptive_concurrency. `max` caps it.
+ * Netflix's concurrency-limits and Envoy's adaptive_concurrency. `max` caps it; once measured it
+ * stays at `min` or above: two frames (one in the pass, one waiting for it) keep a serial GPU
+ * busy however late the proxy sends the next, at the price of one pass of latency.
  *
  * The cost of a choice is the peak-EWMA latency (Finagle, Linkerd: a slower sample replaces the
  * average at once, a faster one decays into it, and without samples it decays towards zero, so
@@ -21,8 +23,9 @@
 #include <stdint.h>
 
 typedef struct fg_limit_policy {
-    uint32_t initial; /* starting limit, >= 1 */
-    uint32_t max;     /* --backend-max-inflight, >= initial */
+    uint32_t initial; /* starting limit, >= 1: the first calls measure the unloaded latency */
+    uint32_t min;     /* the least it falls to once a call was measured, >= 1 */
+    uint32_t max;     /* --backend-max-inflight, >= initial and min */
 } fg_limit_policy;
 
 typedef struct fg_limit {

@@ -32,6 +32,8 @@
 /* The first limit of a backend: start low (one frame), so the first latencies measured are
  * those of a backend with nothing queued. */
 #define INITIAL_LIMIT 1
+/* The least a measured backend may hold: one frame in its pass and one waiting (fg_limit.h). */
+#define MIN_LIMIT 2
 /* How often queued frames are checked against their deadlines while any wait. */
 #define SWEEP_MS 2
 /* How long the capacity estimate is reused: it scans every backend. */
@@ -1030,11 +1032,12 @@ int fg_pool_new(uv_loop_t *loop, const fg_pool_config *cfg, fg_pool **out) {
     pool->cfg = *cfg;
     pool->cfg.addrs = NULL; /* copied into the backends */
     apply_defaults(&pool->cfg);
-    uint32_t initial = INITIAL_LIMIT < pool->cfg.backend_max_inflight
-                           ? INITIAL_LIMIT
-                           : pool->cfg.backend_max_inflight;
-    pool->limit_policy =
-        (fg_limit_policy){.initial = initial, .max = pool->cfg.backend_max_inflight};
+    uint32_t cap = pool->cfg.backend_max_inflight;
+    pool->limit_policy = (fg_limit_policy){
+        .initial = INITIAL_LIMIT < cap ? INITIAL_LIMIT : cap,
+        .min = MIN_LIMIT < cap ? MIN_LIMIT : cap,
+        .max = cap,
+    };
     pool->rng = (uint64_t)(uintptr_t)pool ^ fg_now_us() ^ 0x9E3779B97F4A7C15ull;
     fg_sched_init(&pool->sched);
     pool->default_flow = fg_pool_flow_new(pool);

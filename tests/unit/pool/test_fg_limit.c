@@ -33,6 +33,22 @@ static void serial_backend_hovers_between_one_and_two(void **state) {
     assert_true(twos > 100);
 }
 
+/* The pool's policy: measured backends hold at least two (one in the pass, one waiting), so a
+ * serial GPU never idles for the proxy's round trip, and never a third. */
+static void serial_backend_holds_two_with_min_two(void **state) {
+    const fg_limit_policy p = {.initial = 1, .min = 2, .max = 32};
+    fg_limit l;
+    fg_limit_init(&l, &p);
+    assert_int_equal(fg_limit_get(&l), 1); /* the first call measures the unloaded latency */
+    uint64_t now = 0;
+    for (int i = 0; i < 2000; i++) {
+        uint32_t held = fg_limit_get(&l);
+        now += 17000;
+        fg_limit_on_sample(&l, &p, 17000u * held, held, true, now);
+        assert_int_equal(fg_limit_get(&l), 2);
+    }
+}
+
 /* A backend that serves many at once without slowing down: the limit grows to the cap. */
 static void parallel_backend_grows_to_the_cap(void **state) {
     fg_limit l;
@@ -94,6 +110,7 @@ static void peak_ewma_cost_and_rate(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(serial_backend_hovers_between_one_and_two),
+        cmocka_unit_test(serial_backend_holds_two_with_min_two),
         cmocka_unit_test(parallel_backend_grows_to_the_cap),
         cmocka_unit_test(idle_backend_does_not_grow),
         cmocka_unit_test(failures_are_ignored),
