@@ -173,9 +173,11 @@ lib_stop_servers() {
 # lib_start_proxy FLAGS...: framegate in front of SERVER_ADDRS (log: PROXY_LOG, default
 # $work/proxy.log); returns once every backend is healthy.
 lib_start_proxy() {
+	# Set here, not in the redirection below: that runs in the background job's subshell.
+	: "${PROXY_LOG:=$work/proxy.log}"
 	# shellcheck disable=SC2086 # PROXY_ENV is a list of NAME=VALUE words
 	env ${PROXY_ENV:-} "$framegate" --host 127.0.0.1 --ws-port 0 --grpc-addrs "$SERVER_ADDRS" \
-		--log-frames off "$@" >"${PROXY_LOG:=$work/proxy.log}" 2>&1 &
+		--log-frames off "$@" >"$PROXY_LOG" 2>&1 &
 	PROXY_PID=$!
 	LIB_PIDS+=("$PROXY_PID")
 	PROXY_PORT=$(lib_wait_line "$PROXY_LOG" 's/^framegate listening on [0-9.]*:\([0-9]*\).*/\1/p' \
