@@ -24,7 +24,7 @@ go_bin=${GO_ORIGINAL:-}
 if [ -z "$go_bin" ]; then
 	command -v go >/dev/null || lib_die "go is missing (apt-get install golang-go golang-google-grpc-dev golang-github-gorilla-websocket-dev golang-google-protobuf-dev)"
 	go_bin=$work/go-original
-	(cd "$root/bench/go-original" && GO111MODULE=off GOFLAGS= GOPATH="$work/gopath:/usr/share/gocode" \
+	(cd "$root/bench/go-original" && GO111MODULE=off GOFLAGS='' GOPATH="$work/gopath:/usr/share/gocode" \
 		GOCACHE="$work/gocache" go build -o "$go_bin" .) || lib_die "go-original did not build"
 fi
 
@@ -59,7 +59,10 @@ run() {
 	after=$(lib_cpu_ticks "$pid")
 	replies=$(lib_json "$out" '.replies')
 	lib_json "$out" '.frames_per_s' >>"$work/$name-fps"
-	lib_us_per_frame $((after - before)) "$replies" >>"$work/$name-cpu"
+	{
+		lib_us_per_frame $((after - before)) "$replies"
+		echo
+	} >>"$work/$name-cpu"
 	lib_json "$out" '.latency.round_trip.p50_us' >>"$work/$name-p50"
 	lib_json "$out" '.latency.round_trip.p99_us' >>"$work/$name-p99"
 	lib_json "$out" '([.replies_by_status | to_entries[] | select(.key != "OK") | .value] | add // 0) + .lost' \
@@ -71,7 +74,7 @@ run() {
 # Warm-up (connections, allocators, Go's runtime), not counted.
 run warm-fg "$fg_pid" "$fg_url" 1
 run warm-go "$go_pid" "$go_url" 1
-for i in $(seq "$repeats"); do
+for _ in $(seq "$repeats"); do
 	run framegate "$fg_pid" "$fg_url" "$duration"
 	run go "$go_pid" "$go_url" "$duration"
 done
