@@ -16,9 +16,12 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -268,10 +271,17 @@ func main() {
 	}
 	// The same line framegate prints, so the benchmark scripts find the port the same way.
 	fmt.Printf("framegate listening on %s\n", ln.Addr())
+	// SIGTERM or SIGINT: stop listening and exit 0, as framegate does (tests check the status).
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-stop
+		ln.Close()
+	}()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ws", serveWS(p, *logFrames != "off", time.Duration(*timeoutMs)*time.Millisecond))
 	err = http.Serve(ln, mux)
-	if !errors.Is(err, http.ErrServerClosed) {
+	if !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
 }
