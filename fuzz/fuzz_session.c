@@ -133,7 +133,16 @@ static int on_send_direct(void *user, const fg_ws_iov *iov, size_t niov, fg_ws_m
     return 0;
 }
 
-void fuzz_session_run(const uint8_t *in, size_t len, size_t read_size, size_t high_water) {
+typedef struct outcome {
+    size_t messages;
+    bool failed;
+    uint16_t close_code;
+} outcome;
+
+/* One run; with rest, the session is offered fg_ws_rest() after every read, as the proxy's
+ * keepalive tick may do between any two reads. */
+static outcome run_once(const uint8_t *in, size_t len, size_t read_size, size_t high_water,
+                        bool rest) {
     fuzz_session s = {0};
     fg_buf_init(&s.out, 16 * 1024 * 1024);
     /* An odd multiple of 16 as high-water mark sends replies directly when wslay holds
@@ -151,16 +160,29 @@ void fuzz_session_run(const uint8_t *in, size_t len, size_t read_size, size_t hi
         flush_all(&s);
         send_deferred(&s);
         flush_all(&s);
+        if (rest)
+            fg_ws_rest(s.ws);
     }
     if (failed && !s.close_out && fg_ws_close_code_sent(s.ws) == 0)
         abort();                /* a protocol error must be answered with a close */
     if (getenv("FUZZ_VERBOSE")) /* to see what a seed or reproducer does */
         fprintf(stderr, "fuzz_session: %zu messages, protocol error %d, close sent %u\n",
                 s.messages, failed, fg_ws_close_code_sent(s.ws));
+    outcome o = {s.messages, failed, fg_ws_close_code_sent(s.ws)};
     if (!fg_ws_closing(s.ws))
         fg_ws_close(s.ws, 1001, "going away");
     send_deferred(&s);
     flush_all(&s);
     fg_ws_free(s.ws);
     fg_buf_free(&s.out);
+    return o;
+}
+
+void fuzz_session_run(const uint8_t *in, size_t len, size_t read_size, size_t high_water) {
+    outcome awake = run_once(in, len, read_size, high_water, false);
+    outcome rested = run_once(in, len, read_size, high_water, true);
+    /* Resting never changes what the client gets. */
+    if (awake.messages != rested.messages || awake.failed != rested.failed ||
+        awake.close_code != rested.close_code)
+        abort();
 }

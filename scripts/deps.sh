@@ -3,6 +3,7 @@
 #   scripts/deps.sh build   what building and running the demo needs
 #   scripts/deps.sh test    that, plus everything the test suite drives
 #   scripts/deps.sh python  what the Python backend kit needs (backends/python)
+#   scripts/deps.sh bench   build, plus what bench/ drives (the Go original of bench/vs-go.sh)
 set -euo pipefail
 
 BUILD_PKGS=(
@@ -17,6 +18,12 @@ PYTHON_PKGS=(
   python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc
   python3-numpy python3-torch
 )
+# bench/go-original (the original design in Go, for bench/vs-go.sh), built offline in GOPATH
+# mode from Debian's Go sources under /usr/share/gocode; the bench scripts' own tools.
+BENCH_PKGS=(
+  golang-go golang-google-grpc-dev golang-google-protobuf-dev golang-github-gorilla-websocket-dev
+  jq valgrind strace
+)
 TEST_PKGS=(
   libcmocka-dev nghttp2-client redis-server
   "${PYTHON_PKGS[@]}"
@@ -28,8 +35,9 @@ TEST_PKGS=(
 case ${1:-build} in
 build | test) want=("${BUILD_PKGS[@]}") ;;
 python) want=("${PYTHON_PKGS[@]}") ;;
+bench) want=("${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
 *)
-  echo "usage: $0 [build|test|python]" >&2
+  echo "usage: $0 [build|test|python|bench]" >&2
   exit 2
   ;;
 esac

@@ -159,12 +159,15 @@ static void head_overdue(fg_conn *c) {
     conn_update(c);
 }
 
-/* TIMER_KEEPALIVE: a silent client is pinged; one still silent a period later is gone. */
+/* TIMER_KEEPALIVE: a silent client is pinged; one still silent a period later is gone. Each
+ * tick also lets a session between messages drop wslay's 8 KiB until it is needed again: most
+ * of an idle connection's memory. */
 static void keepalive_tick(fg_conn *c) {
     uint64_t bytes = fg_ws_bytes_received(c->ws);
     if (bytes != c->bytes_seen) {
         c->bytes_seen = bytes;
         c->ping_sent = false;
+        fg_ws_rest(c->ws);
         return;
     }
     if (c->ping_sent) {
@@ -175,7 +178,9 @@ static void keepalive_tick(fg_conn *c) {
     }
     if (fg_ws_ping(c->ws) == 0) {
         c->ping_sent = true;
-        conn_update(c);
+        conn_update(c); /* the ping goes into out: the session can rest again */
+        if (c->ws)
+            fg_ws_rest(c->ws);
     }
 }
 

@@ -34,7 +34,8 @@ void fg_ws_msg_free(fg_ws_msg *m) {
 }
 
 struct fg_ws {
-    wslay_event_context_ptr ctx;
+    wslay_event_context_ptr ctx; /* NULL while resting (fg_ws_rest) */
+    uint64_t max_message;
     fg_ws_callbacks cbs;
     void *user;
     fg_buf *out;
@@ -45,7 +46,9 @@ struct fg_ws {
     bool failed;             /* finished after a protocol error; wslay is not used any more */
     bool peer_close_started; /* the client's close frame is being read */
     bool peer_close_bad;     /* ... and wslay accepted one the contract answers with 1002 */
+    bool msg_open;           /* a fragmented message from the client is not complete */
     uint64_t bytes_in;       /* everything fed, for keepalive */
+    uint64_t bytes_framed;   /* bytes of the client frames wslay has started (header + payload) */
     uint16_t close_code_sent;
     fg_ws_msg *msgs; /* queued, not yet fully read by wslay */
     size_t nmsgs;
@@ -84,10 +87,25 @@ static ssize_t send_callback(wslay_event_context_ptr ctx, const uint8_t *data, s
     return (ssize_t)len;
 }
 
+/* The bytes of a client frame on the wire: header (masked: 4-byte key) and payload. wslay
+ * refuses non-minimal length encodings and unmasked client frames, so this is exact for every
+ * frame it starts. */
+static uint64_t client_frame_bytes(uint64_t payload_len) {
+    uint64_t head = 2 + 4;
+    if (payload_len > UINT16_MAX)
+        head += 8;
+    else if (payload_len >= 126)
+        head += 2;
+    return head + payload_len;
+}
+
 static void on_frame_recv_start_callback(wslay_event_context_ptr ctx,
                                          const struct wslay_event_on_frame_recv_start_arg *arg,
                                          void *user_data) {
     fg_ws *ws = user_data;
+    ws->bytes_framed += client_frame_bytes(arg->payload_length);
+    if (arg->opcode < WSLAY_CONNECTION_CLOSE) /* data and continuation frames */
+        ws->msg_open = !arg->fin;
     /* Refuse text as soon as its first frame starts, whatever its content. */
     if (arg->opcode == WSLAY_TEXT_FRAME && !ws->closing)
         fg_ws_close(ws, WSLAY_CODE_UNSUPPORTED_DATA, "binary messages only");
@@ -138,18 +156,27 @@ static ssize_t fragment_read_callback(wslay_event_context_ptr ctx, uint8_t *buf,
     return (ssize_t)(done + n);
 }
 
-fg_ws *fg_ws_new(uint64_t max_message, fg_buf *out, size_t high_water, const fg_ws_callbacks *cbs,
-                 void *user) {
+/* wslay's context, created when first needed (a fresh one is all a resting session needs:
+ * it held nothing). */
+static wslay_event_context_ptr wake(fg_ws *ws) {
     static const struct wslay_event_callbacks callbacks = {
         .recv_callback = recv_callback,
         .send_callback = send_callback,
         .on_frame_recv_start_callback = on_frame_recv_start_callback,
         .on_msg_recv_callback = on_msg_recv_callback,
     };
-    fg_ws *ws = fg_calloc(1, sizeof(*ws));
+    if (ws->ctx)
+        return ws->ctx;
     if (wslay_event_context_server_init(&ws->ctx, &callbacks, ws) != 0)
         abort(); /* only fails on out-of-memory: the project's OOM policy */
-    wslay_event_config_set_max_recv_msg_length(ws->ctx, max_message);
+    wslay_event_config_set_max_recv_msg_length(ws->ctx, ws->max_message);
+    return ws->ctx;
+}
+
+fg_ws *fg_ws_new(uint64_t max_message, fg_buf *out, size_t high_water, const fg_ws_callbacks *cbs,
+                 void *user) {
+    fg_ws *ws = fg_calloc(1, sizeof(*ws));
+    ws->max_message = max_message; /* resting until the first byte or message */
     ws->cbs = *cbs;
     ws->user = user;
     ws->out = out;
@@ -198,8 +225,25 @@ static bool peer_close_refused(const fg_ws *ws) {
            !wslay_event_get_read_enabled(ws->ctx);
 }
 
+bool fg_ws_rest(fg_ws *ws) {
+    if (!ws->ctx)
+        return true;
+    wslay_event_context_ptr ctx = ws->ctx;
+    if (ws->failed || ws->closing || ws->peer_close_started || ws->mid_frame || ws->msg_open ||
+        ws->msgs || ws->bytes_in != ws->bytes_framed || !wslay_event_get_read_enabled(ctx) ||
+        !wslay_event_get_write_enabled(ctx) || wslay_event_want_write(ctx) ||
+        wslay_event_get_queued_msg_count(ctx) > 0 || wslay_event_get_close_received(ctx) ||
+        wslay_event_get_close_sent(ctx))
+        return false;
+    wslay_event_context_free(ctx);
+    ws->ctx = NULL;
+    return true;
+}
+
 int fg_ws_feed(fg_ws *ws, const uint8_t *data, size_t len) {
-    if (ws->failed || !wslay_event_get_read_enabled(ws->ctx))
+    if (!ws->failed && len)
+        wake(ws);
+    if (ws->failed || !ws->ctx || !wslay_event_get_read_enabled(ws->ctx))
         return ws->failed ? FG_ERR_PROTO : 0; /* nothing is read after a close */
     ws->bytes_in += len;
     ws->in = (fg_wsin){data, len};
@@ -216,7 +260,7 @@ int fg_ws_ping(fg_ws *ws) {
     static const uint8_t payload[] = "framegate";
     struct wslay_event_msg msg = {
         .opcode = WSLAY_PING, .msg = payload, .msg_length = sizeof(payload) - 1};
-    if (fg_ws_closing(ws) || wslay_event_queue_msg(ws->ctx, &msg) != 0)
+    if (fg_ws_closing(ws) || wslay_event_queue_msg(wake(ws), &msg) != 0)
         return FG_ERR_CLOSED;
     return 0;
 }
@@ -272,7 +316,8 @@ size_t fg_ws_binary_frame_header(uint8_t out[FG_WS_FRAME_HEADER_MAX], uint64_t p
  */
 static int send_direct(fg_ws *ws, fg_ws_msg *m) {
     if (!ws->cbs.send_direct || fg_ws_closing(ws) || ws->mid_frame ||
-        !wslay_event_get_write_enabled(ws->ctx) || wslay_event_get_queued_msg_count(ws->ctx) > 0)
+        (ws->ctx && (!wslay_event_get_write_enabled(ws->ctx) ||
+                     wslay_event_get_queued_msg_count(ws->ctx) > 0)))
         return FG_ERR_AGAIN;
     fg_ws_iov iov[3] = {
         {m->frame_head, fg_ws_binary_frame_header(m->frame_head, m->len)},
@@ -291,7 +336,7 @@ int fg_ws_send(fg_ws *ws, fg_ws_msg *msg) {
         .read_callback = fragment_read_callback,
     };
     if (ws->failed || ws->closing || msg->len == 0 ||
-        wslay_event_queue_fragmented_msg(ws->ctx, &arg) != 0) {
+        wslay_event_queue_fragmented_msg(wake(ws), &arg) != 0) {
         fg_ws_msg_free(msg);
         return FG_ERR_CLOSED;
     }
@@ -304,7 +349,7 @@ int fg_ws_send(fg_ws *ws, fg_ws_msg *msg) {
 }
 
 int fg_ws_flush(fg_ws *ws) {
-    if (ws->failed)
+    if (ws->failed || !ws->ctx)
         return 0;
     int r = wslay_event_send(ws->ctx);
     if (wslay_event_get_close_sent(ws->ctx))
@@ -320,25 +365,26 @@ void fg_ws_close(fg_ws *ws, uint16_t code, const char *reason) {
     if (ws->failed)
         return;
     size_t len = strlen(reason);
-    wslay_event_queue_close(ws->ctx, code, (const uint8_t *)reason, len > 123 ? 123 : len);
+    wslay_event_queue_close(wake(ws), code, (const uint8_t *)reason, len > 123 ? 123 : len);
     ws->closing = true;
 }
 
 bool fg_ws_closing(const fg_ws *ws) {
     /* wslay itself stops reading when it queues a close (1009, 1002). */
-    return ws->closing || ws->failed || !wslay_event_get_read_enabled(ws->ctx);
+    return ws->closing || ws->failed || (ws->ctx && !wslay_event_get_read_enabled(ws->ctx));
 }
 
 bool fg_ws_close_sent(const fg_ws *ws) {
-    return ws->failed || wslay_event_get_close_sent(ws->ctx);
+    return ws->failed || (ws->ctx && wslay_event_get_close_sent(ws->ctx));
 }
 
 bool fg_ws_finished(const fg_ws *ws) {
-    return ws->failed || (!wslay_event_want_read(ws->ctx) && !wslay_event_want_write(ws->ctx));
+    return ws->failed ||
+           (ws->ctx && !wslay_event_want_read(ws->ctx) && !wslay_event_want_write(ws->ctx));
 }
 
 size_t fg_ws_queued_msgs(const fg_ws *ws) {
-    return wslay_event_get_queued_msg_count(ws->ctx);
+    return ws->ctx ? wslay_event_get_queued_msg_count(ws->ctx) : 0;
 }
 
 uint16_t fg_ws_close_code_sent(const fg_ws *ws) {

@@ -60,6 +60,14 @@ void fg_ws_free(fg_ws *ws);
  * sent instead by the next fg_ws_flush; either way the session is finished). */
 int fg_ws_feed(fg_ws *ws, const uint8_t *data, size_t len);
 
+/* Frees wslay's state (its context holds two 4 KiB buffers) when the session is between
+ * messages: every byte fed belongs to a complete frame, no fragmented message is open, nothing
+ * is queued or half written, no close queued, sent or received. The next fg_ws_feed(), queued
+ * message, ping or close creates a fresh one; until then the session behaves exactly as before
+ * (a reply may still go out through send_direct). A new session starts resting. true: resting
+ * now. For idle connections (the owner's keepalive tick); not per frame. */
+bool fg_ws_rest(fg_ws *ws);
+
 /* Queues a ping (keepalive). 0, or FG_ERR_CLOSED when closing. */
 int fg_ws_ping(fg_ws *ws);
 /* Bytes the client sent so far: any byte (a pong, a slow big frame) proves it is alive. */

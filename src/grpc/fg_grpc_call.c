@@ -232,6 +232,9 @@ static void submit_stream(fg_grpc_conn *c, fg_grpc_call *call) {
         uint64_t left = call->deadline_us > now ? call->deadline_us - now : 1;
         size_t tlen = fg_timeout_format(left, timeout);
         hdrs[nhdrs++] = (nghttp2_nv)NV_NAME_STATIC("grpc-timeout", timeout, tlen);
+        /* A new value on every call: indexed, each would push an entry through both sides'
+         * HPACK tables (insert, evict, hash lookups) and never be used again. */
+        hdrs[nhdrs - 1].flags |= NGHTTP2_NV_FLAG_NO_INDEX;
     }
     nghttp2_data_provider provider = {.source.ptr = call,
                                       .read_callback = on_data_source_read_callback};

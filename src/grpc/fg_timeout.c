@@ -1,7 +1,5 @@
 #include "fg_timeout.h"
 
-#include <stdio.h>
-
 #include "fg_err.h"
 
 #define MAX_DIGITS 8
@@ -40,6 +38,21 @@ int fg_timeout_parse(const char *s, size_t len, uint64_t *out_us) {
     }
 }
 
+/* v (at most MAX_DIGITS digits) then unit, NUL-terminated: per call, so not through snprintf. */
+static size_t put(uint64_t v, char unit, char out[FG_TIMEOUT_STRLEN]) {
+    char digits[MAX_DIGITS];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && n < sizeof digits);
+    for (size_t i = 0; i < n; i++)
+        out[i] = digits[n - 1 - i];
+    out[n] = unit;
+    out[n + 1] = '\0';
+    return n + 1;
+}
+
 size_t fg_timeout_format(uint64_t us, char out[FG_TIMEOUT_STRLEN]) {
     static const struct {
         uint64_t us_per_unit;
@@ -51,8 +64,7 @@ size_t fg_timeout_format(uint64_t us, char out[FG_TIMEOUT_STRLEN]) {
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         uint64_t v = (us + units[i].us_per_unit - 1) / units[i].us_per_unit;
         if (v <= MAX_VALUE)
-            return (size_t)snprintf(out, FG_TIMEOUT_STRLEN, "%llu%c", (unsigned long long)v,
-                                    units[i].unit);
+            return put(v, units[i].unit, out);
     }
-    return (size_t)snprintf(out, FG_TIMEOUT_STRLEN, "%lluH", MAX_VALUE);
+    return put(MAX_VALUE, 'H', out);
 }

@@ -692,6 +692,8 @@ static int start_frames(fg_pool *pool, fg_call *call, fg_backend *b, bool trial,
 /* The process-wide queue gauge: each pool adds what its own queue changed by since. */
 static void sync_gauge(fg_pool *pool) {
     int64_t now = (int64_t)pool->sched.queued;
+    if (now == pool->queued_reported)
+        return; /* a shared atomic: not touched per frame while nothing waits */
     fg_stats_add(FG_STAT_queue_length, now - pool->queued_reported);
     pool->queued_reported = now;
 }
@@ -708,6 +710,10 @@ static void arm_sched_timer(fg_pool *pool, uint64_t delay_ms) {
 static void dispatch(fg_pool *pool) {
     if (pool->dispatching || pool->closing)
         return;
+    if (pool->sched.queued == 0) {
+        sync_gauge(pool);
+        return; /* nothing waits: no estimates to refresh at low load */
+    }
     pool->dispatching = true;
     size_t passed = 0;
     uint64_t now = fg_now_us();

@@ -263,3 +263,35 @@ def test_keepalive_pings_idle_clients_and_closes_silent_ones(procs):
     assert status == 200
     samples = parse_prometheus(body.decode())["framegate_ws_keepalive_closes_total"]["samples"]
     assert samples[0][2] == 1, samples
+
+
+def test_keepalive_tick_inside_a_frame_or_message_keeps_its_state(procs):
+    """At a keepalive tick an idle session drops wslay's context (fg_ws_rest); a tick that falls
+    inside a frame's header or between the fragments of a message must not: the rest of the
+    frame and the last fragment still make one request, answered once."""
+    _, addr = fgtest.serving_frameserver(procs, "--infer-ms", "0")
+    _, port = start_framegate(procs, [addr], "--ws-ping-ms", "300", "--log-frames", "off")
+    wait_proxy_health(port, lambda h: h["healthy_count"] == 1, what="the backend healthy")
+
+    def reply_skipping_pings(w):
+        while True:
+            fin, rsv, op, payload = w.read_frame()
+            if op != 9:
+                assert op == 2, f"expected a binary reply, got opcode {op}"
+                return parse_reply(payload)
+
+    msg = encode_request(5, 6)
+    with RawWS(port) as w:
+        w.send_frame(2, msg)  # a first request: the session has been used, then rests
+        assert_frame(reply_skipping_pings(w), request_id=5, frame=6)
+        time.sleep(0.45)  # a tick or more with the session between messages
+        w.send_frame(2, encode_request(7, 8), fin=False)  # first fragment only: 36 bytes
+        time.sleep(0.45)  # a tick with the message open (its bytes changed since the last)
+        w.send_frame(0, b"", fin=True)
+        assert_frame(reply_skipping_pings(w), request_id=7, frame=8)
+        # Inside a frame header: the tick sees 2 of its bytes.
+        masked = bytes([0x82, 0x80 | len(msg)]) + b"\0\0\0\0" + msg
+        w.sock.sendall(masked[:2])
+        time.sleep(0.45)
+        w.sock.sendall(masked[2:])
+        assert_frame(reply_skipping_pings(w), request_id=5, frame=6)

@@ -40,6 +40,12 @@ static void formats_smallest_exact_unit_and_round_trips(void **state) {
     assert_string_equal(out, "100000m");
     fg_timeout_format(100000001, out); /* rounded up, never shorter */
     assert_string_equal(out, "100001m");
+    assert_int_equal(fg_timeout_format(0, out), 2);
+    assert_string_equal(out, "0u");
+    assert_int_equal(fg_timeout_format(UINT64_MAX / 2, out), 9); /* capped */
+    assert_string_equal(out, "99999999H");
+    fg_timeout_format(99999999, out); /* 8 digits exactly */
+    assert_string_equal(out, "99999999u");
     const uint64_t samples[] = {0, 1, 999, 1000, 123456789, 3600000000ULL, 987654321012ULL};
     for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
         size_t n = fg_timeout_format(samples[i], out);

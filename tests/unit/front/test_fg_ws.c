@@ -673,6 +673,51 @@ static void sends_directly_only_when_wslay_holds_nothing(void **state) {
     assert_int_equal(f->direct_calls, 3);
 }
 
+/* Between messages the session drops wslay's state and picks up exactly where it was: partial
+ * frames, open fragmented messages, a queued pong and a queued close keep it awake; a fresh
+ * context still applies the size limit. */
+static void rests_only_between_messages(void **state) {
+    fixture *f = *state;
+    uint8_t buf[1200], big[1001];
+    assert_true(fg_ws_rest(f->ws)); /* a new session holds nothing */
+    size_t n = client_frame(buf, 0x82, "hello", 5, true);
+    assert_int_equal(fg_ws_feed(f->ws, buf, 3), 0); /* inside the header */
+    assert_false(fg_ws_rest(f->ws));
+    assert_int_equal(fg_ws_feed(f->ws, buf + 3, n - 3), 0);
+    assert_int_equal(f->messages, 1);
+    assert_true(fg_ws_rest(f->ws));
+
+    memset(big, 'x', sizeof big);
+    n = client_frame(buf, 0x02, big, 200, true); /* 16-bit length, not fin */
+    assert_int_equal(fg_ws_feed(f->ws, buf, n), 0);
+    assert_false(fg_ws_rest(f->ws)); /* the message is open */
+    n = client_frame(buf, 0x80, "abc", 3, true);
+    assert_int_equal(fg_ws_feed(f->ws, buf, n - 1), 0);
+    assert_false(fg_ws_rest(f->ws)); /* inside the payload */
+    assert_int_equal(fg_ws_feed(f->ws, buf + n - 1, 1), 0);
+    assert_int_equal(f->messages, 2);
+    assert_int_equal(f->got.len, 5 + 203);
+    assert_true(fg_ws_rest(f->ws));
+
+    n = client_frame(buf, 0x89, "p", 1, true);
+    assert_int_equal(fg_ws_feed(f->ws, buf, n), 0);
+    assert_false(fg_ws_rest(f->ws)); /* the pong is queued */
+    assert_int_equal(fg_ws_flush(f->ws), 0);
+    assert_int_equal(first_frame(f).opcode, 0xA);
+    assert_true(fg_ws_rest(f->ws));
+    assert_int_equal(fg_ws_flush(f->ws), 0); /* resting: nothing to write */
+    assert_int_equal(fg_ws_queued_msgs(f->ws), 0);
+    assert_false(fg_ws_closing(f->ws));
+
+    f->out.len = 0;
+    n = client_frame(buf, 0x82, big, sizeof big, true); /* past MAX_MESSAGE */
+    fg_ws_feed(f->ws, buf, n);
+    fg_ws_flush(f->ws);
+    expect_close(f, 1009);
+    assert_false(fg_ws_rest(f->ws));
+    assert_int_equal(f->messages, 2);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -699,6 +744,7 @@ int main(void) {
         T(keepalive_ping_and_byte_count),
         T(frame_header_in_all_three_encodings),
         T(sends_directly_only_when_wslay_holds_nothing),
+        T(rests_only_between_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

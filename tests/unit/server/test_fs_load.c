@@ -49,7 +49,8 @@ static void report_is_gpu_depth_over_its_slots(void **state) {
     assert_true(r.cpu_utilization == 0);
 }
 
-/* Rounded so that a steady load repeats the same bytes: whole frames/s from 10 up. */
+/* Rounded so that a steady load repeats the same bytes: whole frames/s from 10 up, two
+ * significant figures from 100 up. */
 static void report_rounds_the_rate(void **state) {
     fs_load l = {0};
     fs_load_count(&l, S, 60);
@@ -60,6 +61,15 @@ static void report_rounds_the_rate(void **state) {
     fs_load_count(&l2, S, 3);
     fs_load_count(&l2, 2 * S, 1); /* at 2.3 s: 3 * 0.7 + 1 = 3.1 -> 3.125 */
     assert_true(fs_load_report(&l2, 2 * S + 3 * S / 10, 0).rps_fractional == 3.125);
+    /* From 100 up two significant figures: 1,523 and 1,547 frames/s send the same bytes. */
+    fs_load l3 = {0};
+    fs_load_count(&l3, S, 1523);
+    assert_true(fs_load_report(&l3, S, 0).rps_fractional == 1500);
+    fs_load_count(&l3, S, 24);
+    assert_true(fs_load_report(&l3, S, 0).rps_fractional == 1500);
+    fs_load l4 = {0};
+    fs_load_count(&l4, S, 156);
+    assert_true(fs_load_report(&l4, S, 0).rps_fractional == 160);
 }
 
 int main(void) {
