@@ -1,14 +1,13 @@
 """bench/go-original (the original design in Go that bench/vs-go.sh measures framegate against)
 builds from Debian's Go packages offline and speaks the contract's v1 wire format: a FRAME with
-the request's id, frame, backend and image; an ERROR 3 for a malformed request. Skipped, with the
-reason, where the Go toolchain and sources are not installed (`scripts/deps.sh bench`)."""
+the request's id, frame, backend and image; an ERROR 3 for a malformed request. The Go toolchain
+and sources are installed by `scripts/deps.sh test` (and `bench`): their absence is a failure."""
 
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 
 import fgproxy
 import fgtest
@@ -26,8 +25,8 @@ def go_missing():
     return None
 
 
-@pytest.mark.skipif(go_missing() is not None, reason=str(go_missing()))
 def test_go_original_builds_and_answers_v1(procs, tmp_path):
+    assert go_missing() is None, go_missing()
     out = tmp_path / "go-original"
     env = dict(os.environ, GO111MODULE="off", GOFLAGS="", GOPATH=f"{tmp_path}/gopath:/usr/share/gocode",
                GOCACHE=str(tmp_path / "gocache"))

@@ -41,7 +41,8 @@ bench) want=("${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
   exit 2
   ;;
 esac
-[ "${1:-build}" = test ] && want+=("${TEST_PKGS[@]}")
+# The test run builds the Go original once to check it still answers (bench/test_go_original.py).
+[ "${1:-build}" = test ] && want+=("${TEST_PKGS[@]}" "${BENCH_PKGS[@]}")
 # Node.js and npm: keep a machine's own newer Node if it has one.
 if [ "${1:-build}" = test ] && ! command -v npm >/dev/null 2>&1; then
   want+=(nodejs npm)
