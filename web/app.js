@@ -9,7 +9,7 @@ import {
   messageType, isShed, isSuperseded, isFlagsRefused, adaptedFps, sessionUrl, toRgba, mimeType,
   formatName, statusName, frameLogLine,
 } from './protocol.js';
-import { SampleWindow, RateMeter, backoffDelay, backendColor, cacheHitRatio } from './stats.js';
+import { SampleWindow, RateMeter, backoffDelay, backendColor, cacheHitRatio, meanBatch } from './stats.js';
 
 const PALETTE = ['#4cc9f0', '#f72585', '#b8f26b', '#ffb703', '#a87bff', '#ff7a5c', '#2ee6c5', '#f4a8ff'];
 const PENDING_TIMEOUT_MS = 10000;
@@ -578,7 +578,10 @@ function renderHealth(body) {
     badge.className = healthy ? 'badge badge-ok' : 'badge badge-bad';
     badge.textContent = healthy ? 'healthy' : 'unhealthy';
     if (b.state || b.last_error) badge.title = [b.state, b.last_error && `last error: ${b.last_error}`].filter(Boolean).join(' · ');
-    cells[2].textContent = String(b.total_requests ?? '–');
+    // Calls, and the frames per call when RenderBatch calls carried several (--batch-max).
+    const batch = meanBatch(b);
+    cells[2].textContent = String(b.total_requests ?? '–') + (batch > 1 ? ` ×${batch.toFixed(1)}` : '');
+    cells[2].title = Number.isNaN(batch) ? '' : `${b.frames_sent} frames in ${b.total_requests} calls`;
     cells[3].textContent = String(b.error_count ?? '–');
     cells[4].textContent = latencyText(b);
     return tr;

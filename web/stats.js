@@ -77,6 +77,14 @@ export const CACHE_BACKEND = 'cache';
 
 // The share of frames answered from the cache, 0..1, from a Map backend -> frames; NaN when no
 // frame came yet.
+// Frames per backend call from a /health backend entry (RenderBatch calls carry several);
+// NaN before its first call or from a proxy without the field.
+export function meanBatch(backend) {
+  const calls = Number(backend.total_requests);
+  const frames = Number(backend.frames_sent);
+  return calls > 0 && Number.isFinite(frames) ? frames / calls : NaN;
+}
+
 export function cacheHitRatio(perBackend) {
   let total = 0;
   for (const n of perBackend.values()) total += n;

@@ -28,6 +28,8 @@
 
 #define FG_STATS_BACKEND(X)                                                                        \
     X(COUNTER, total_requests, requests_total, "Frame calls sent to the backend")                  \
+    X(COUNTER, frames_sent, frames_sent_total,                                                     \
+      "Frames those calls carried (more than the calls when they are RenderBatch calls)")          \
     X(COUNTER, error_count, errors_total, "Frame calls that ended in a backend fault")             \
     X(GAUGE, in_flight, in_flight, "Frame calls in flight")                                        \
     X(GAUGE, consecutive_faults, consecutive_faults, "Backend faults in a row")                    \

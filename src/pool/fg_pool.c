@@ -308,6 +308,7 @@ static int start_attempt(fg_call *call, fg_backend *b, bool trial, uint64_t now_
     call->attempt_start_us = now_us;
     call->attempts++;
     FG_BSTAT_ADD(b, total_requests, 1);
+    FG_BSTAT_ADD(b, frames_sent, 1);
     FG_BSTAT_ADD(b, in_flight, 1);
     call->held = (uint32_t)b->stats.in_flight;
     fg_stats_observe_batch(1);
@@ -653,6 +654,7 @@ static int start_batch(fg_pool *pool, fg_backend *b, fg_call **calls, size_t n, 
         call->attempts++;
     }
     FG_BSTAT_ADD(b, total_requests, 1);
+    FG_BSTAT_ADD(b, frames_sent, n);
     FG_BSTAT_ADD(b, in_flight, 1);
     att->held = (uint32_t)b->stats.in_flight;
     fg_stats_observe_batch(n);

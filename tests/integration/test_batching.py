@@ -92,6 +92,7 @@ def test_waiting_frames_go_as_one_render_batch_each_with_its_own_reply(procs):
     assert 96 / took > 40, f"{96 / took:.1f} frames/s with batches of up to 8"
     h = get_health(port)[1]["backends"][0]
     assert h["total_requests"] == calls and h["error_count"] == 0, h
+    assert h["frames_sent"] == 96, h  # what the page shows as frames per call
 
     # Each frame got its own image: the same requests, unbatched, render the same bytes.
     _, plain = start_framegate(procs, [addr], "--log-frames", "off", name="unbatched")

@@ -8,7 +8,7 @@ import {
   isShed, isSuperseded, isFlagsRefused, adaptedFps, sessionUrl, toRgba, mimeType, statusName,
   formatName, frameLogLine,
 } from '../../web/protocol.js';
-import { SampleWindow, RateMeter, backoffDelay, backendColor, cacheHitRatio } from '../../web/stats.js';
+import { SampleWindow, RateMeter, backoffDelay, backendColor, cacheHitRatio, meanBatch } from '../../web/stats.js';
 
 // A reply built independently of decodeReply, field by field as the contract's table says.
 function buildReply({ type = MSG_FRAME, status = 0, requestId = 0, frame = 0, grpcUs = 0, totalUs = 0,
@@ -287,4 +287,11 @@ test('cacheHitRatio counts the frames of backend "cache"', () => {
   assert.equal(cacheHitRatio(new Map([['127.0.0.1:50051', 3], ['cache', 1]])), 0.25);
   assert.equal(cacheHitRatio(new Map([['127.0.0.1:50051', 3]])), 0);
   assert.equal(cacheHitRatio(new Map([['cache', 2]])), 1);
+});
+
+test('meanBatch: frames per backend call from /health, NaN before a call', () => {
+  assert.equal(meanBatch({ total_requests: 10, frames_sent: 35 }), 3.5);
+  assert.equal(meanBatch({ total_requests: 4, frames_sent: 4 }), 1);
+  assert.ok(Number.isNaN(meanBatch({ total_requests: 0, frames_sent: 0 })));
+  assert.ok(Number.isNaN(meanBatch({ total_requests: 3 })));
 });
