@@ -28,8 +28,9 @@ def docs():
 
 
 def test_schema_valid(tmp_path):
-    setup = fgtest.source_dir() / "tests" / "deploy" / "npm-setup.sh"
-    r = subprocess.run([str(setup), str(fgtest.build_dir())], capture_output=True, text=True, timeout=300)
+    setup = fgtest.source_dir() / "tests" / "interop" / "npm-setup.sh"
+    r = subprocess.run([str(setup), str(fgtest.build_dir()), "k8s", "kubernetes-models@5", "yaml@2"],
+                       capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, f"npm-setup.sh failed:\n{r.stderr}"
     env = dict(os.environ, NODE_PATH=r.stdout.strip().splitlines()[-1])
     files = [str(f) for f in sorted(K8S.glob("*.yaml"))]

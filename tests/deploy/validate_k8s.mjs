@@ -1,5 +1,5 @@
 // Validates Kubernetes manifests offline against the API schemas of kubernetes-models.
-// Usage: node validate_k8s.mjs FILE.yaml...   (NODE_PATH: see npm-setup.sh)
+// Usage: node validate_k8s.mjs FILE.yaml...   (NODE_PATH: see tests/interop/npm-setup.sh)
 // Prints "ok KIND NAME" per document, or "invalid ..." / "unknown ..." and exits 1.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";

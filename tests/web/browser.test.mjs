@@ -113,6 +113,17 @@ async function stopAll() {
   }
   return problems;
 }
+// The end of every test: the browser closed, every process stopped and its exit status
+// checked (a failure of its own when the test passed otherwise), the profile removed.
+async function endTest(t, failed, browser, profile) {
+  if (browser) await browser.close().catch(() => {});
+  const problems = await stopAll();
+  rmSync(profile, { recursive: true, force: true });
+  if (problems.length && !failed) {
+    for (const child of started) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
+    assert.fail(`process exit:\n${problems.join('\n')}`);
+  }
+}
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
@@ -291,13 +302,7 @@ test('the page renders frames from three backends and survives their failures', 
     for (const child of children) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
     throw err;
   } finally {
-    if (browser) await browser.close().catch(() => {});
-    const problems = await stopAll();
-    rmSync(profile, { recursive: true, force: true });
-    if (problems.length && !failed) {
-      for (const child of started) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
-      assert.fail(`process exit:\n${problems.join('\n')}`);
-    }
+    await endTest(t, failed, browser, profile);
   }
 });
 
@@ -346,13 +351,7 @@ test('the page renders frames from Python kit backends (torch-face)', { timeout:
     for (const child of children) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
     throw err;
   } finally {
-    if (browser) await browser.close().catch(() => {});
-    const problems = await stopAll();
-    rmSync(profile, { recursive: true, force: true });
-    if (problems.length && !failed) {
-      for (const child of started) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
-      assert.fail(`process exit:\n${problems.join('\n')}`);
-    }
+    await endTest(t, failed, browser, profile);
   }
 });
 
@@ -472,9 +471,6 @@ test('the page slows to the rate the proxy hints at, and keeps drawing', { timeo
     for (const child of children) t.diagnostic(`--- ${child.label} output ---\n${child.output.slice(-3000)}`);
     throw err;
   } finally {
-    if (browser) await browser.close().catch(() => {});
-    const problems = await stopAll();
-    rmSync(profile, { recursive: true, force: true });
-    if (problems.length && !failed) assert.fail(`process exit:\n${problems.join('\n')}`);
+    await endTest(t, failed, browser, profile);
   }
 });
