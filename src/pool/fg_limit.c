@@ -60,6 +60,10 @@ void fg_limit_on_sample(fg_limit *l, const fg_limit_policy *p, uint64_t latency_
     if (!ok)
         return;
     update_ewma(l, latency_us, now_us);
+    double per_frame = (double)latency_us / (inflight ? inflight : 1);
+    l->per_frame_us = l->per_frame_us == 0
+                          ? per_frame
+                          : l->per_frame_us * (1 - AVG_WEIGHT) + per_frame * AVG_WEIGHT;
     update_min_rtt(l, latency_us, inflight, now_us);
     double max = p->max ? p->max : 1;
     if ((double)latency_us <= TOLERANCE * (double)l->min_rtt_us + SLACK_US) {
@@ -96,5 +100,5 @@ double fg_limit_peak(const fg_limit *l) {
 }
 
 double fg_limit_rate(const fg_limit *l) {
-    return (double)fg_limit_get(l) / (l->avg_us > 0 ? l->avg_us : PRIOR_LATENCY_US);
+    return 1.0 / (l->per_frame_us > 0 ? l->per_frame_us : PRIOR_LATENCY_US);
 }

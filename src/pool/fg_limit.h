@@ -30,8 +30,9 @@ typedef struct fg_limit_policy {
 
 typedef struct fg_limit {
     double limit;
-    double ewma_us; /* peak EWMA of call latency (for the choice); 0 before a sample */
-    double avg_us;  /* plain EWMA of call latency (for estimates); 0 before a sample */
+    double ewma_us;      /* peak EWMA of call latency (for the choice); 0 before a sample */
+    double avg_us;       /* plain EWMA of call latency (for estimates); 0 before a sample */
+    double per_frame_us; /* plain EWMA of latency / frames held: the time a frame costs it */
     uint64_t ewma_at_us;
     uint64_t min_rtt_us; /* lowest latency of this window and the last (0: none yet) */
     uint64_t win_min_us; /* lowest latency of the window now running */
@@ -54,8 +55,9 @@ double fg_limit_cost(const fg_limit *l, uint32_t inflight, uint64_t now_us);
 double fg_limit_latency(const fg_limit *l);
 /* Its peak-EWMA latency, microseconds; 0 before any call. */
 double fg_limit_peak(const fg_limit *l);
-/* The backend's throughput in frames per microsecond: limit / latency (a 10 ms pass assumed
- * before any call was measured). */
+/* The backend's throughput in frames per microsecond, by Little's law: the frames it held over
+ * their latency, averaged per call (a serial GPU holding two answers in two passes: one frame a
+ * pass; one that serves them at once in one). A 10 ms pass is assumed before any call. */
 double fg_limit_rate(const fg_limit *l);
 
 #endif

@@ -104,7 +104,23 @@ static void peak_ewma_cost_and_rate(void **state) {
     assert_true(fg_limit_cost(&l, 0, 13100001) < 10000.0 * 0.2);
     /* The plain average is what estimates use: 10, 50, 10, 10 ms weighted 0.1 each time. */
     assert_true(fabs(fg_limit_latency(&l) - 13240.0) < 1.0);
-    assert_true(fabs(fg_limit_rate(&l) - (double)fg_limit_get(&l) / 13240.0) < 1e-9);
+    /* Each call held one frame: the rate is one frame per average latency. */
+    assert_true(fabs(fg_limit_rate(&l) - 1.0 / 13240.0) < 1e-12);
+}
+
+/* Little's law: a serial 17 ms backend holding two frames renders one per pass, whatever its
+ * limit; one that serves two at once in 17 ms renders two. */
+static void rate_is_frames_held_over_latency(void **state) {
+    const fg_limit_policy p = {.initial = 1, .min = 2, .max = 32};
+    fg_limit serial, parallel;
+    fg_limit_init(&serial, &p);
+    fg_limit_init(&parallel, &p);
+    for (int i = 0; i < 200; i++) {
+        fg_limit_on_sample(&serial, &p, 34000, 2, true, (uint64_t)i * 17000);
+        fg_limit_on_sample(&parallel, &p, 17000, 2, true, (uint64_t)i * 17000);
+    }
+    assert_true(fabs(fg_limit_rate(&serial) * 1e6 - 1000.0 / 17) < 0.1);
+    assert_true(fabs(fg_limit_rate(&parallel) * 1e6 - 2000.0 / 17) < 0.1);
 }
 
 int main(void) {
@@ -115,6 +131,7 @@ int main(void) {
         cmocka_unit_test(idle_backend_does_not_grow),
         cmocka_unit_test(failures_are_ignored),
         cmocka_unit_test(peak_ewma_cost_and_rate),
+        cmocka_unit_test(rate_is_frames_held_over_latency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
