@@ -8,9 +8,11 @@
  * frame with its deadline. A frame that cannot be answered within its deadline is refused at
  * once (FG_ERR_BUSY: "overloaded"), and one whose deadline passes while it waits is answered
  * RESOURCE_EXHAUSTED "overloaded" then. The backend is chosen by least request (peak-EWMA
- * latency times frames held, power of two choices on large pools) or round-robin. On a backend
- * fault or RESOURCE_EXHAUSTED the frame goes back to the front of its queue for another backend,
- * at most `retries` more times, within its deadline. The pool also owns health: passive (faults
+ * latency times frames held, weighed by its ORCA load report, power of two choices on large
+ * pools) or round-robin. With batch_max > 1, frames of one model waiting for the same backend go
+ * as one RenderBatch (fg_batch), each with its own answer. On a backend fault, RESOURCE_EXHAUSTED
+ * or CANCELLED the frame goes back to the front of its queue for another backend, at most
+ * `retries` more times, within its deadline. The pool also owns health: passive (faults
  * counted from calls; a timeout on a busy backend is overload, not a fault, and timeouts never
  * take out more than half the pool) and active (grpc.health.v1 Check).
  *
