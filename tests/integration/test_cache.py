@@ -437,11 +437,14 @@ class FakeRedis:
 @pytest.mark.parametrize("mode", ["garbage", "silent", "wrong", "huge"])
 def test_a_bad_redis_never_costs_a_frame(procs, mode):
     fake = FakeRedis(mode)
+    # "wrong" is about a wrong value counting as an error: a budget its (immediate) answers
+    # always meet, however late a busy machine wakes the fake's thread.
+    budget = 50000 if mode == "wrong" else BUDGET_US
     try:
         fs, fs_addr = fgtest.serving_frameserver(procs, "--cacheable")
         proxy, port = start_framegate(procs, [fs_addr], "--log-frames", "off", "--cache-redis",
                                       f"redis://{HOST}:{fake.port}", "--cache-budget-us",
-                                      str(BUDGET_US))
+                                      str(budget))
         wait_proxy_health(port, lambda h: h["healthy"], what="healthy")
         if mode != "garbage":
             wait_proxy_health(port, lambda h: h["cache"]["redis"] == "connected", 5.0,
@@ -464,7 +467,7 @@ def test_a_bad_redis_never_costs_a_frame(procs, mode):
         # scheduling; p90, as a shared 2-core machine stalls any process now and then (the max
         # only has to stay far inside the 1 s deadline).
         slack = 18000 if asan_build() else 6000
-        assert p90 < BUDGET_US + slack, extra
+        assert p90 < budget + slack, extra
         assert worst < 200000, extra
         if mode == "silent":
             assert h["cache"]["timeouts"] >= 1
