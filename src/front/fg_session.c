@@ -211,6 +211,18 @@ static pending *add_pending(fg_session *s, const fg_render_request *req, uint64_
     return p;
 }
 
+/* The one reply of a pending request: sent now and the entry freed, or with order=1 kept with
+ * the entry until the requests before it are answered. */
+static void answer_pending(fg_session *s, pending *p, const reply *r) {
+    if (s->params.order) {
+        send_reply(s, p, r);
+        return;
+    }
+    unlink_pending(s, p);
+    send_reply(s, p, r);
+    free(p);
+}
+
 /* An answer of the proxy's own (no backend reply). With order=1 it waits behind the requests
  * before it; else it goes out at once. */
 static void answer_error(fg_session *s, const fg_render_request *req, uint64_t start_us, int status,
@@ -272,11 +284,7 @@ static void on_frame_done(void *user, const fg_frame_result *res) {
         r.payload_len = strlen((const char *)r.payload);
         shed = res->status == FG_STATUS_RESOURCE_EXHAUSTED && res->attempts == 0;
     }
-    if (!s->params.order)
-        unlink_pending(s, p);
-    send_reply(s, p, &r);
-    if (!s->params.order)
-        free(p);
+    answer_pending(s, p, &r);
     maybe_hint(s, shed);
     s->io.on_output(s->user);
 }
@@ -363,10 +371,14 @@ void fg_session_free(fg_session *s) {
 }
 
 void fg_session_abort_calls(fg_session *s, const char *message) {
-    for (pending *p = s->head, *next; p; p = next) {
-        next = p->next;
-        if (!p->call)
-            continue;
+    for (;;) {
+        /* From the head each time: with order=1 an answer flushes (frees) the answered entries
+         * after it too, so no pointer into the list survives one. */
+        pending *p = s->head;
+        while (p && !p->call)
+            p = p->next;
+        if (!p)
+            break;
         fg_cache_call_cancel(p->call);
         p->call = NULL;
         reply r = {
@@ -380,11 +392,7 @@ void fg_session_abort_calls(fg_session *s, const char *message) {
             .payload = (const uint8_t *)message,
             .payload_len = strlen(message),
         };
-        if (!s->params.order)
-            unlink_pending(s, p);
-        send_reply(s, p, &r);
-        if (!s->params.order)
-            free(p);
+        answer_pending(s, p, &r);
     }
 }
 

@@ -287,6 +287,15 @@ static int pick_in_time(fg_pool *pool, const fg_call *call, uint64_t now_us, pic
 
 /* ---- attempts ---- */
 
+/* call's attempt on b has started (alone or in a batch). */
+static void sent_to(fg_call *call, fg_backend *b, uint64_t now_us) {
+    if (b->index < TRIED_BITS)
+        call->tried |= (uint64_t)1 << b->index;
+    call->backend = b;
+    call->attempt_start_us = now_us;
+    call->attempts++;
+}
+
 /* Sends call to b now. 0, or the connection's refusal (down, queue full). */
 static int start_attempt(fg_call *call, fg_backend *b, bool trial, uint64_t now_us) {
     fg_pool *pool = call->pool;
@@ -301,12 +310,8 @@ static int start_attempt(fg_call *call, fg_backend *b, bool trial, uint64_t now_
             fg_bshared_trial_release(b->shared);
         return rv;
     }
-    if (b->index < TRIED_BITS)
-        call->tried |= (uint64_t)1 << b->index;
-    call->backend = b;
+    sent_to(call, b, now_us);
     call->trial = trial;
-    call->attempt_start_us = now_us;
-    call->attempts++;
     FG_BSTAT_ADD(b, total_requests, 1);
     FG_BSTAT_ADD(b, frames_sent, 1);
     FG_BSTAT_ADD(b, in_flight, 1);
@@ -647,11 +652,7 @@ static int start_batch(fg_pool *pool, fg_backend *b, fg_call **calls, size_t n, 
         att->calls[i] = call;
         call->batch = att;
         call->slot = i;
-        if (b->index < TRIED_BITS)
-            call->tried |= (uint64_t)1 << b->index;
-        call->backend = b;
-        call->attempt_start_us = now_us;
-        call->attempts++;
+        sent_to(call, b, now_us);
     }
     FG_BSTAT_ADD(b, total_requests, 1);
     FG_BSTAT_ADD(b, frames_sent, n);
