@@ -263,9 +263,13 @@ static void on_connect_timeout(uv_timer_t *t) {
     drop_connection(c, c->link ? "connect timeout (no HTTP/2 SETTINGS)" : "connect timeout", false);
 }
 
+_Static_assert(FG_TLS_FEED_MAX >= FG_GRPC_READ_BUF_SIZE + (64u << 10),
+               "fg_tls must take a whole read and what OpenSSL left of the one before");
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+    (void)suggested;
     tcp_link *link = h->data;
-    *buf = uv_buf_init(link->conn->rbuf, sizeof link->conn->rbuf);
+    *buf = uv_buf_init((char *)link->conn->rbuf, FG_GRPC_READ_BUF_SIZE);
 }
 
 /* Plaintext HTTP/2 from the server into the session. false: the connection is gone (dropped,
@@ -296,7 +300,7 @@ static bool tls_recv(fg_grpc_conn *c, const uint8_t *data, size_t len) {
         return false;
     }
     for (;;) {
-        ssize_t n = fg_tls_read(c->tls, c->tls_plain, READ_BUF_SIZE);
+        ssize_t n = fg_tls_read(c->tls, c->tls_plain, TLS_PLAIN_SIZE);
         if (n >= 0 && !c->session && fg_tls_handshake_done(c->tls)) {
             int rv = start_session(c);
             if (rv < 0) {
@@ -346,7 +350,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
         drop_connection(c, "GOAWAY", true);
         return;
     }
-    flush(c);
+    /* Not now: the replies just read start new calls, and so may the client reads that come
+     * in the same loop iteration; one write at its end carries them all. */
+    fg_gconn_schedule_flush(c);
 }
 
 static int start_session(fg_grpc_conn *c) {
@@ -508,6 +514,8 @@ static void teardown(fg_grpc_conn *c) {
     fg_buf_free(&c->tls_wbuf);
     fg_buf_free(&c->tls_inflight);
     free(c->tls_plain);
+    if (c->own_rbuf)
+        free(c->rbuf);
     free(c->authority);
     free(c->host);
     free(c);
@@ -565,7 +573,9 @@ int fg_grpc_conn_new(uv_loop_t *loop, const char *host, uint16_t port,
     fg_buf_init(&c->tls_wbuf, WRITE_BUF_MAX + TLS_OVERHEAD_MAX);
     fg_buf_init(&c->tls_inflight, WRITE_BUF_MAX + TLS_OVERHEAD_MAX);
     if (c->opts.tls)
-        c->tls_plain = fg_malloc(READ_BUF_SIZE);
+        c->tls_plain = fg_malloc(TLS_PLAIN_SIZE);
+    c->own_rbuf = !c->opts.read_buf;
+    c->rbuf = c->own_rbuf ? fg_malloc(FG_GRPC_READ_BUF_SIZE) : c->opts.read_buf;
     uv_timer_init(loop, &c->conn_timer);
     uv_timer_init(loop, &c->deadline_timer);
     uv_idle_init(loop, &c->flush_idle);

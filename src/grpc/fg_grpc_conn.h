@@ -49,6 +49,9 @@ typedef void (*fg_grpc_conn_state_cb)(void *user, fg_grpc_conn_state state, cons
 /* The limits a zero option stands for; the proxy's own limits (defined here, once). */
 #define FG_GRPC_MAX_REPLY_DEFAULT (4u << 20) /* largest reply message: 4 MiB, as gRPC's */
 #define FG_GRPC_MAX_QUEUE_DEFAULT 1024
+/* One socket read takes up to this much: when replies queue up in the socket, one read (one
+ * system call) takes about ten 24 KiB images. */
+#define FG_GRPC_READ_BUF_SIZE (256u << 10)
 
 typedef struct fg_grpc_conn_opts {
     uint32_t max_reply_bytes;    /* largest reply message; 0: FG_GRPC_MAX_REPLY_DEFAULT */
@@ -60,6 +63,10 @@ typedef struct fg_grpc_conn_opts {
      * the connection): the server's certificate is verified for host, and a server that does
      * not select h2 fails the connection like a refused connect. */
     fg_tls_ctx *tls;
+    /* NULL: the connection reads into a buffer of its own. Else FG_GRPC_READ_BUF_SIZE bytes,
+     * borrowed, outliving the connection, which connections on the same loop may share: every
+     * read is consumed before its callback returns. */
+    uint8_t *read_buf;
     fg_grpc_conn_state_cb state_cb; /* may be NULL */
     void *user;
 } fg_grpc_conn_opts;

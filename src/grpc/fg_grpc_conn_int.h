@@ -21,7 +21,7 @@
 #define DEFAULT_BACKOFF_MIN_MS 100
 #define DEFAULT_BACKOFF_MAX_MS 5000
 #define DEFAULT_CONNECT_TIMEOUT_MS 2000
-#define READ_BUF_SIZE 65536
+#define TLS_PLAIN_SIZE (64u << 10)   /* plaintext decrypted at a time */
 #define WRITE_BATCH_MAX (256u << 10) /* stop collecting output for one write here */
 #define WRITE_BUF_MAX (WRITE_BATCH_MAX + 65536)
 #define TLS_OVERHEAD_MAX (64u << 10) /* records' headers and tags, a handshake flight */
@@ -87,7 +87,7 @@ struct fg_grpc_conn {
     fg_tls *tls;         /* the link's TLS session (opts.tls) */
     fg_buf tls_wbuf;     /* the TLS session's output (wbuf encrypted), written next */
     fg_buf tls_inflight; /* what uv_write is writing with TLS (tls_wbuf may grow meanwhile) */
-    uint8_t *tls_plain;  /* READ_BUF_SIZE bytes decrypted at a time (opts.tls) */
+    uint8_t *tls_plain;  /* TLS_PLAIN_SIZE bytes decrypted at a time (opts.tls) */
     fg_tls_failure tls_failure; /* of the last failure */
     nghttp2_session *session;
     bool goaway;          /* the server sent GOAWAY: no new streams on this session */
@@ -106,7 +106,8 @@ struct fg_grpc_conn {
     fg_buf wbuf;
     uv_write_t write_req;
     bool writing;
-    char rbuf[READ_BUF_SIZE];
+    uint8_t *rbuf; /* FG_GRPC_READ_BUF_SIZE bytes: opts.read_buf, or own_rbuf */
+    bool own_rbuf;
 
     /* The last endpoint-load-metrics-bin value decoded on this connection and its report: a
      * backend whose load did not change sends the same bytes, which then cost a compare. */

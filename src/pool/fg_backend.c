@@ -182,6 +182,7 @@ int fg_backend_new(fg_pool *pool, const char *addr, fg_backend **out) {
         .max_reply_bytes = pool->cfg.max_reply_bytes,
         .max_queue = pool->cfg.max_queue,
         .tls = pool->cfg.tls,
+        .read_buf = pool->read_buf,
         .state_cb = on_conn_state,
         .user = b,
     };

@@ -99,6 +99,7 @@ struct fg_pool {
     uv_timer_t sched_timer;  /* sheds queued frames past hope and restarts dispatching */
     fg_sched sched;          /* frames waiting for a backend, per flow */
     fg_flow *default_flow;   /* for fg_pool_submit without a flow */
+    uint8_t *read_buf;       /* the backends' connections read into it (one loop: shared) */
     fg_call *calls;          /* every frame not yet answered (queued or in flight) */
     size_t busy_flows;       /* flows with frames not yet answered (for fair shares) */
     int64_t queued_reported; /* this pool's part of the queue_length gauge */

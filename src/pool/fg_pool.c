@@ -1058,6 +1058,7 @@ int fg_pool_new(uv_loop_t *loop, const fg_pool_config *cfg, fg_pool **out) {
         pool->shared = fg_shared_new(&policy);
     }
     pool->cursor = fg_shared_cursor(pool->shared);
+    pool->read_buf = fg_malloc(FG_GRPC_READ_BUF_SIZE);
     pool->nbackends = cfg->naddrs;
     pool->backends = fg_calloc(cfg->naddrs, sizeof *pool->backends);
     for (size_t i = 0; i < cfg->naddrs; i++) {
@@ -1086,6 +1087,7 @@ static void on_part_closed(void *arg) {
     free(pool->backends);
     fg_pool_flow_free(pool->default_flow);
     fg_shared_unref(pool->shared);
+    free(pool->read_buf);
     void (*closed_cb)(void *) = pool->closed_cb;
     void *closed_arg = pool->closed_arg;
     free(pool);

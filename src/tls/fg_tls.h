@@ -68,7 +68,7 @@ void fg_tls_free(fg_tls *t);
 /* Ciphertext from the peer. Read in place (no copy): data must stay valid until fg_tls_read
  * returned 0 or an error; what the session did not take by then (normally nothing) it keeps,
  * up to FG_TLS_FEED_MAX. 0, or FG_ERR_TOO_BIG. */
-#define FG_TLS_FEED_MAX (256u * 1024)
+#define FG_TLS_FEED_MAX (512u * 1024)
 int fg_tls_feed(fg_tls *t, const uint8_t *data, size_t len);
 /*
  * Advances the handshake, then decrypts: n > 0 plaintext bytes into buf; 0: nothing more until
