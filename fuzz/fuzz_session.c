@@ -20,7 +20,16 @@ typedef struct fuzz_session {
     fg_ws_msg *deferred[MAX_DEFERRED];
     size_t ndeferred;
     size_t messages;
+    uint64_t msg_digest; /* of every message delivered, in order */
+    uint64_t out_digest; /* of everything written to the client */
 } fuzz_session;
+
+/* FNV-1a, continued from h. */
+static uint64_t digest(uint64_t h, const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
 
 /* The reply the proxy would send: FRAME echoing the input as the image, or ERROR. */
 static fg_ws_msg *build_reply(const uint8_t *data, size_t len) {
@@ -51,6 +60,10 @@ static void on_message(void *user, const uint8_t *data, size_t len) {
     if (len > FUZZ_MAX_MESSAGE || fg_ws_closing(s->ws))
         abort();
     s->messages++;
+    uint8_t len8[8];
+    for (int i = 0; i < 8; i++)
+        len8[i] = (uint8_t)(len >> (8 * i));
+    s->msg_digest = digest(digest(s->msg_digest, len8, sizeof len8), data, len);
     fg_ws_msg *m = build_reply(data, len);
     /* Odd request ids are answered later, like a backend reply arriving after more reads. */
     if (len >= 8 && (data[4] & 1) && s->ndeferred < MAX_DEFERRED) {
@@ -98,6 +111,7 @@ static void check_output(fuzz_session *s) {
         p += head + n;
         left -= head + n;
     }
+    s->out_digest = digest(s->out_digest, s->out.data, s->out.len);
     fg_buf_reset(&s->out); /* the socket took it */
 }
 
@@ -137,19 +151,26 @@ typedef struct outcome {
     size_t messages;
     bool failed;
     uint16_t close_code;
+    uint64_t msg_digest, out_digest;
 } outcome;
 
 /* One run; with rest, the session is offered fg_ws_rest() after every read, as the proxy's
- * keepalive tick may do between any two reads. */
-static outcome run_once(const uint8_t *in, size_t len, size_t read_size, size_t high_water,
-                        bool rest) {
-    fuzz_session s = {0};
+ * keepalive tick may do between any two reads. options: fg_ws_new's. The client's bytes are
+ * copied first: fg_ws_feed may unmask frames in place, and the input is read three times. */
+static outcome run_once(const uint8_t *input, size_t len, size_t read_size, size_t high_water,
+                        bool rest, unsigned options) {
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        abort();
+    memcpy(copy, input, len);
+    uint8_t *in = copy;
+    fuzz_session s = {.msg_digest = 0xcbf29ce484222325ULL, .out_digest = 0xcbf29ce484222325ULL};
     fg_buf_init(&s.out, 16 * 1024 * 1024);
     /* An odd multiple of 16 as high-water mark sends replies directly when wslay holds
      * nothing, like the proxy (fuzz_ws: an even byte 1). */
     fg_ws_callbacks cbs = {.on_message = on_message,
                            .send_direct = (high_water / 16) & 1 ? on_send_direct : NULL};
-    s.ws = fg_ws_new(FUZZ_MAX_MESSAGE, &s.out, high_water, &cbs, &s);
+    s.ws = fg_ws_new(FUZZ_MAX_MESSAGE, &s.out, high_water, &cbs, &s, options);
 
     bool failed = false;
     while (len > 0 && !failed) {
@@ -168,21 +189,29 @@ static outcome run_once(const uint8_t *in, size_t len, size_t read_size, size_t 
     if (getenv("FUZZ_VERBOSE")) /* to see what a seed or reproducer does */
         fprintf(stderr, "fuzz_session: %zu messages, protocol error %d, close sent %u\n",
                 s.messages, failed, fg_ws_close_code_sent(s.ws));
-    outcome o = {s.messages, failed, fg_ws_close_code_sent(s.ws)};
+    outcome o = {s.messages, failed, fg_ws_close_code_sent(s.ws), s.msg_digest, s.out_digest};
     if (!fg_ws_closing(s.ws))
         fg_ws_close(s.ws, 1001, "going away");
     send_deferred(&s);
     flush_all(&s);
     fg_ws_free(s.ws);
     fg_buf_free(&s.out);
+    free(copy);
     return o;
 }
 
 void fuzz_session_run(const uint8_t *in, size_t len, size_t read_size, size_t high_water) {
-    outcome awake = run_once(in, len, read_size, high_water, false);
-    outcome rested = run_once(in, len, read_size, high_water, true);
+    outcome awake = run_once(in, len, read_size, high_water, false, 0);
+    outcome rested = run_once(in, len, read_size, high_water, true, 0);
+    outcome wslay = run_once(in, len, read_size, high_water, false, FG_WS_WSLAY_ONLY);
     /* Resting never changes what the client gets. */
     if (awake.messages != rested.messages || awake.failed != rested.failed ||
-        awake.close_code != rested.close_code)
+        awake.close_code != rested.close_code || awake.msg_digest != rested.msg_digest)
+        abort();
+    /* The frame-level path delivers what wslay alone delivers and the client gets the same
+     * bytes, frame for frame. */
+    if (awake.messages != wslay.messages || awake.failed != wslay.failed ||
+        awake.close_code != wslay.close_code || awake.msg_digest != wslay.msg_digest ||
+        awake.out_digest != wslay.out_digest)
         abort();
 }

@@ -11,8 +11,10 @@
  * abort() on a broken invariant of fg_ws.h or RFC 6455 section 5: a message over the limit or
  * delivered while closing, output not ending on a frame boundary, a masked or malformed server
  * frame, anything sent after our close frame, a second close, fg_ws_feed() refusing input
- * without a close being sent. Each input runs twice, the second time offering fg_ws_rest()
- * after every read: the messages delivered and the close sent must not change.
+ * without a close being sent. Each input runs three times: as the proxy runs it; offering
+ * fg_ws_rest() after every read (the messages delivered and the close sent must not change);
+ * with FG_WS_WSLAY_ONLY, every byte through wslay (the messages, the close and every byte
+ * written must be those of the first run: the frame-level receive path changes nothing).
  */
 #ifndef FUZZ_SESSION_H
 #define FUZZ_SESSION_H

@@ -227,13 +227,37 @@ def ws_seeds():
         "over_limit": ws_frame(2, b"z" * 5000),
         "fragmented_over_limit": ws_frame(2, b"z" * 3000, fin=False) + ws_frame(0, b"z" * 3000),
         "empty_binary": ws_frame(2, b""),
+        # The frame-level path (whole binary frames between messages) next to wslay's cases.
+        "fast_then_ping_then_fast": ws_frame(2, req) + ws_frame(9, b"p") + ws_frame(2, req),
+        "fast_then_over_limit": ws_frame(2, req) + ws_frame(2, b"z" * 4097) + ws_frame(2, req),
+        "fast_then_unmasked": ws_frame(2, req) + ws_frame(2, req, mask=None),
+        "fast_then_text": ws_frame(2, req) + ws_frame(1, b"t") + ws_frame(2, req),
+        "fragmented_then_fast": ws_frame(2, req[:4], fin=False) + ws_frame(0, req[4:]) +
+        ws_frame(2, req) + ws_frame(2, render_request(9)),
+        "fast_16bit_at_limit": ws_frame(2, render_request(5, data=b"L" * (4096 - 12 - len(MODEL)))),
+        "fast_split_read_7": b"".join(ws_frame(2, render_request(i, data=b"s" * 30)) for i in range(4)),
     }
     s["many_replies_small_writes"] = b"".join(ws_frame(2, render_request(i, data=b"i" * 200))
                                               for i in range(10))
     # Prefix: read size (0: all at once), output high-water mark ((b + 1) * 16 bytes).
-    chunked = {"two_requests_read_3": 3, "fragmented_with_ping": 5, "over_limit": 100}
+    chunked = {"two_requests_read_3": 3, "fragmented_with_ping": 5, "over_limit": 100,
+               "fast_split_read_7": 7}
     high_water = {"many_replies_small_writes": 0, "two_requests_read_3": 1}
     return {k: bytes([chunked.get(k, 0), high_water.get(k, 255)]) + v for k, v in s.items()}
+
+
+def wsframe_seeds():
+    return {
+        "binary_masked": ws_frame(2, b"abcdefghij"),
+        "len16_masked": ws_frame(2, b"x" * 300),
+        "len64_masked": ws_frame(2, b"", length=70000, len_form="64"),
+        "unmasked_close": ws_frame(8, close_payload(1000), mask=None),
+        "rsv_continuation": ws_frame(0, b"ab", fin=False, rsv=5),
+        "len16_non_minimal": ws_frame(2, b"abc", len_form="16"),
+        "len64_non_minimal": ws_frame(2, b"abc", len_form="64"),
+        "len64_top_bit": ws_frame(2, b"", length=1 << 63, len_form="64"),
+        "cut_mask": ws_frame(2, b"abc")[:4],
+    }
 
 
 def codec_seeds():
@@ -416,7 +440,7 @@ def main():
     for target, seeds in (("fuzz_reply", reply_seeds()), ("fuzz_ws", ws_seeds()),
                           ("fuzz_codec", codec_seeds()), ("fuzz_http", http_seeds()),
                           ("fuzz_orca", orca_seeds()), ("fuzz_tls", tls_seeds()),
-                          ("fuzz_cache", cache_seeds())):
+                          ("fuzz_cache", cache_seeds()), ("fuzz_wsframe", wsframe_seeds())):
         d = out / target
         d.mkdir(parents=True, exist_ok=True)
         for old in d.iterdir():

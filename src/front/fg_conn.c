@@ -580,14 +580,14 @@ static void become_websocket(fg_conn *c) {
     c->http = NULL;
     c->state = CONN_WS;
     timer_set(c, c->env->ws_ping_ms ? TIMER_KEEPALIVE : TIMER_OFF);
-    c->ws = fg_ws_new(c->env->max_message, &c->out, FG_CONN_HIGH_WATER, &cbs, c);
+    c->ws = fg_ws_new(c->env->max_message, &c->out, FG_CONN_HIGH_WATER, &cbs, c, 0);
     static const fg_session_io io = {.on_output = on_session_output, .backlog = session_backlog};
     c->session = fg_session_new(&c->env->session, c->ws, &params, &io, c);
     fg_stats_add(FG_STAT_ws_sessions_total, 1);
     fg_stats_add(FG_STAT_ws_sessions_open, 1);
 }
 
-static void feed_http(fg_conn *c, const uint8_t *data, size_t len) {
+static void feed_http(fg_conn *c, uint8_t *data, size_t len) {
     size_t consumed;
     uint64_t before = fg_http_requests_answered(c->http);
     fg_http_result r = fg_http_feed(c->http, data, len, &c->out, &consumed);
@@ -619,8 +619,9 @@ static void client_gone(fg_conn *c, bool eof) {
     }
 }
 
-/* Plaintext from the client, to whatever the connection is now. */
-static void deliver(fg_conn *c, const uint8_t *data, size_t len) {
+/* Plaintext from the client, to whatever the connection is now. data is a read buffer of env,
+ * consumed here: fg_ws_feed may unmask frames in it. */
+static void deliver(fg_conn *c, uint8_t *data, size_t len) {
     switch (c->state) {
     case CONN_HTTP:
         if (!c->finishing)
@@ -695,7 +696,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
         return;
     }
     fg_stats_add(FG_STAT_client_bytes_in_total, nread);
-    const uint8_t *data = (const uint8_t *)buf->base;
+    uint8_t *data = (uint8_t *)buf->base;
     if (c->tls && c->state != CONN_LINGER)
         read_tls(c, data, (size_t)nread);
     else

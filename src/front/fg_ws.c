@@ -8,6 +8,7 @@
 #include "fg_alloc.h"
 #include "fg_err.h"
 #include "fg_utf8.h"
+#include "fg_wsframe.h"
 #include "fg_wsin.h"
 
 /* The bytes of a message: data[0..head_len), then tail[0..len - head_len) (inside block). */
@@ -47,6 +48,7 @@ struct fg_ws {
     bool peer_close_started; /* the client's close frame is being read */
     bool peer_close_bad;     /* ... and wslay accepted one the contract answers with 1002 */
     bool msg_open;           /* a fragmented message from the client is not complete */
+    bool wslay_only;         /* FG_WS_WSLAY_ONLY: no frame-level receive path */
     uint64_t bytes_in;       /* everything fed, for keepalive */
     uint64_t bytes_framed;   /* bytes of the client frames wslay has started (header + payload) */
     uint16_t close_code_sent;
@@ -174,8 +176,9 @@ static wslay_event_context_ptr wake(fg_ws *ws) {
 }
 
 fg_ws *fg_ws_new(uint64_t max_message, fg_buf *out, size_t high_water, const fg_ws_callbacks *cbs,
-                 void *user) {
+                 void *user, unsigned options) {
     fg_ws *ws = fg_calloc(1, sizeof(*ws));
+    ws->wslay_only = (options & FG_WS_WSLAY_ONLY) != 0;
     ws->max_message = max_message; /* resting until the first byte or message */
     ws->cbs = *cbs;
     ws->user = user;
@@ -240,7 +243,56 @@ bool fg_ws_rest(fg_ws *ws) {
     return true;
 }
 
-int fg_ws_feed(fg_ws *ws, const uint8_t *data, size_t len) {
+/* wslay holds nothing of what the client sent and would deliver the next binary message:
+ * every byte fed belongs to a complete frame, no fragmented message is open, no close was
+ * started, queued, sent or received (what fg_ws_rest asks of the receiving side). */
+static bool recv_between_messages(const fg_ws *ws) {
+    if (ws->wslay_only || fg_ws_closing(ws))
+        return false;
+    wslay_event_context_ptr ctx = ws->ctx;
+    return !ctx || (ws->bytes_in == ws->bytes_framed && !ws->msg_open && !ws->peer_close_started &&
+                    !wslay_event_get_close_received(ctx) && !wslay_event_get_close_sent(ctx));
+}
+
+/*
+ * The frame-level path, for nearly all traffic: between messages, a complete frame that is a
+ * whole binary message (FIN, opcode 2), masked, without RSV bits, its length in the shortest
+ * encoding and within max_message passes every check wslay would make and is one message. It
+ * is unmasked in place and delivered from where it lies: no wslay call, no copy (wslay copies
+ * it into its read buffer, then into a message it allocates). Stops at the first frame that is
+ * anything else (a control frame, text, a fragment, a violation, a frame cut by the end of the
+ * read) and once the session is closing: that frame and everything after it go to wslay, which
+ * is then in the state it would be in had it read the frames taken here. Returns the bytes
+ * taken; they count as received and framed, as wslay's would.
+ */
+static size_t recv_messages(fg_ws *ws, uint8_t *data, size_t len) {
+    size_t taken = 0;
+    while (taken < len && !fg_ws_closing(ws)) {
+        fg_wsframe f;
+        if (fg_wsframe_parse(data + taken, len - taken, &f) != 0 || !f.fin || f.rsv ||
+            f.opcode != FG_WSFRAME_BINARY || !f.masked || f.payload_len > ws->max_message ||
+            f.payload_len > len - taken - f.header_len)
+            break;
+        uint8_t *payload = data + taken + f.header_len;
+        size_t n = f.header_len + (size_t)f.payload_len;
+        fg_wsframe_unmask(payload, (size_t)f.payload_len, f.mask);
+        taken += n;
+        ws->bytes_in += n;
+        ws->bytes_framed += n;
+        /* May queue replies or close the session (checked above), never free it. */
+        ws->cbs.on_message(ws->user, payload, (size_t)f.payload_len);
+    }
+    return taken;
+}
+
+int fg_ws_feed(fg_ws *ws, uint8_t *data, size_t len) {
+    if (recv_between_messages(ws)) {
+        size_t taken = recv_messages(ws, data, len);
+        data += taken;
+        len -= taken;
+        if (len == 0)
+            return ws->failed ? FG_ERR_PROTO : 0;
+    }
     if (!ws->failed && len)
         wake(ws);
     if (ws->failed || !ws->ctx || !wslay_event_get_read_enabled(ws->ctx))

@@ -40,7 +40,7 @@ typedef struct fg_ws_iov {
 
 typedef struct fg_ws_callbacks {
     /* A complete binary message; data is valid during the call only. Not called once the
-     * session is closing. */
+     * session is closing. It may send and close, not free the session. */
     void (*on_message)(void *user, const uint8_t *data, size_t len);
     /* Optional. Writes the niov pieces of one complete frame to the client after everything
      * written before and before anything written later. 0: taken, the callee owns msg (which
@@ -49,23 +49,37 @@ typedef struct fg_ws_callbacks {
     int (*send_direct)(void *user, const fg_ws_iov *iov, size_t niov, fg_ws_msg *msg);
 } fg_ws_callbacks;
 
-/* out is borrowed (the caller may swap its contents between calls); cbs is copied. */
+/* Options of fg_ws_new(). */
+enum {
+    /* Every byte from the client goes through wslay's event API, none through the frame-level
+     * path (see fg_ws_feed): the reference the fuzz targets hold that path to. Same behaviour,
+     * slower; the proxy does not set it. */
+    FG_WS_WSLAY_ONLY = 1 << 0,
+};
+
+/* out is borrowed (the caller may swap its contents between calls); cbs is copied; options: 0
+ * or FG_WS_* flags. */
 fg_ws *fg_ws_new(uint64_t max_message, fg_buf *out, size_t high_water, const fg_ws_callbacks *cbs,
-                 void *user);
+                 void *user, unsigned options);
 /* Frees the session and every message not yet sent. */
 void fg_ws_free(fg_ws *ws);
 
-/* Feeds bytes read from the client. 0, or FG_ERR_PROTO after a violation wslay does not answer
- * with a status code itself (the 1002 close is in out, or a close of ours already queued is
- * sent instead by the next fg_ws_flush; either way the session is finished). */
-int fg_ws_feed(fg_ws *ws, const uint8_t *data, size_t len);
+/* Feeds bytes read from the client. They stay the caller's, but fg_ws_feed may overwrite them:
+ * between messages, each complete unfragmented binary frame (masked, as a client's must be)
+ * is unmasked in place and handed to on_message from there, without wslay; the first frame of
+ * any other kind (a control frame, text, a fragment, a violation, a frame the read cuts) and
+ * everything after it go through wslay, as does everything while wslay holds part of a frame
+ * or of a message. 0, or FG_ERR_PROTO after a violation wslay does not answer with a status
+ * code itself (the 1002 close is in out, or a close of ours already queued is sent instead by
+ * the next fg_ws_flush; either way the session is finished). */
+int fg_ws_feed(fg_ws *ws, uint8_t *data, size_t len);
 
 /* Frees wslay's state (its context holds two 4 KiB buffers) when the session is between
  * messages: every byte fed belongs to a complete frame, no fragmented message is open, nothing
- * is queued or half written, no close queued, sent or received. The next fg_ws_feed(), queued
- * message, ping or close creates a fresh one; until then the session behaves exactly as before
- * (a reply may still go out through send_direct). A new session starts resting. true: resting
- * now. For idle connections (the owner's keepalive tick); not per frame. */
+ * is queued or half written, no close queued, sent or received. The next fg_ws_feed() that
+ * needs wslay, queued message, ping or close creates a fresh one; until then the session behaves
+ * exactly as before (a reply may still go out through send_direct). A new session starts resting.
+ * true: resting now. For idle connections (the owner's keepalive tick); not per frame. */
 bool fg_ws_rest(fg_ws *ws);
 
 /* Queues a ping (keepalive). 0, or FG_ERR_CLOSED when closing. */

@@ -20,12 +20,32 @@ typedef struct fixture {
     int messages;
     int direct_calls;
     bool refuse_direct;
+    const uint8_t *fed; /* the last buffer fed through feed() */
+    size_t fed_len;
+    int in_place;    /* messages delivered from inside it (the frame-level path) */
+    int close_after; /* > 0: on_message closes the session (1008) at that message */
+    size_t lens[16]; /* of the first 16 messages */
 } fixture;
 
 static void on_message(void *user, const uint8_t *data, size_t len) {
     fixture *f = user;
     fg_buf_append(&f->got, data, len);
+    if (f->messages < 16)
+        f->lens[f->messages] = len;
     f->messages++;
+    if (f->fed && data >= f->fed && data + len <= f->fed + f->fed_len)
+        f->in_place++;
+    if (f->close_after && f->messages == f->close_after)
+        fg_ws_close(f->ws, 1008, "policy");
+}
+
+/* fg_ws_feed on buf, remembered so on_message can tell where its data lies. */
+static int feed(fixture *f, uint8_t *buf, size_t n) {
+    f->fed = buf;
+    f->fed_len = n;
+    int rv = fg_ws_feed(f->ws, buf, n);
+    f->fed = NULL;
+    return rv;
 }
 
 /* A socket that takes everything: the pieces go to out, in order with wslay's frames. */
@@ -40,13 +60,17 @@ static int on_send_direct(void *user, const fg_ws_iov *iov, size_t niov, fg_ws_m
     return 0;
 }
 
-static fixture *make_with(size_t high_water, bool direct) {
+static fixture *make_opts(size_t high_water, bool direct, unsigned options) {
     fixture *f = calloc(1, sizeof(*f));
     fg_buf_init(&f->out, 1 << 20);
     fg_buf_init(&f->got, 1 << 20);
     fg_ws_callbacks cbs = {.on_message = on_message, .send_direct = direct ? on_send_direct : NULL};
-    f->ws = fg_ws_new(MAX_MESSAGE, &f->out, high_water, &cbs, f);
+    f->ws = fg_ws_new(MAX_MESSAGE, &f->out, high_water, &cbs, f, options);
     return f;
+}
+
+static fixture *make_with(size_t high_water, bool direct) {
+    return make_opts(high_water, direct, 0);
 }
 
 static fixture *make(size_t high_water) {
@@ -351,12 +375,15 @@ static fixture *renew(void **state) {
 static void expect_violation(void **state, const uint8_t *bytes, size_t n, size_t step,
                              uint16_t code) {
     fixture *f = renew(state);
+    uint8_t *copy = malloc(n); /* fg_ws_feed may write into what it is fed */
+    memcpy(copy, bytes, n);
     for (size_t off = 0; off < n;) {
         size_t k = step && n - off > step ? step : n - off;
-        fg_ws_feed(f->ws, bytes + off, k);
+        fg_ws_feed(f->ws, copy + off, k);
         fg_ws_flush(f->ws);
         off += k;
     }
+    free(copy);
     assert_int_equal(f->messages, 0);
     expect_close(f, code);
     assert_true(fg_ws_closing(f->ws));
@@ -718,6 +745,222 @@ static void rests_only_between_messages(void **state) {
     assert_int_equal(f->messages, 2);
 }
 
+/* ---- the frame-level receive path (fg_ws_feed without wslay between messages) ---- */
+
+/* A fresh session, taking every byte through wslay when told (the reference). */
+static fixture *renew_opts(void **state, unsigned options) {
+    teardown(state);
+    *state = make_opts(1 << 16, false, options);
+    return *state;
+}
+
+/* Three whole binary frames (7-bit, 16-bit and empty lengths) in one read: delivered in order
+ * from the read buffer itself, each once, every byte counted; wslay alone agrees. */
+static void several_frames_in_one_feed_in_order(void **state) {
+    static const unsigned modes[] = {0, FG_WS_WSLAY_ONLY};
+    uint8_t payload[300];
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (uint8_t)(i * 31 + 7);
+    for (size_t m = 0; m < 2; m++) {
+        fixture *f = renew_opts(state, modes[m]);
+        uint8_t buf[512];
+        size_t n = client_frame(buf, 0x82, "first", 5, true);
+        n += client_frame(buf + n, 0x82, payload, sizeof payload, true);
+        n += client_frame(buf + n, 0x82, "", 0, true);
+        assert_int_equal(feed(f, buf, n), 0);
+        assert_int_equal(f->messages, 3);
+        assert_int_equal(f->in_place, modes[m] ? 0 : 3);
+        assert_int_equal(f->lens[0], 5);
+        assert_int_equal(f->lens[1], sizeof payload);
+        assert_int_equal(f->lens[2], 0);
+        assert_int_equal(f->got.len, 5 + sizeof payload);
+        assert_memory_equal(f->got.data, "first", 5);
+        assert_memory_equal(f->got.data + 5, payload, sizeof payload);
+        assert_int_equal(fg_ws_bytes_received(f->ws), n);
+        assert_int_equal(fg_ws_flush(f->ws), 0);
+        assert_int_equal(f->out.len, 0);
+        assert_false(fg_ws_closing(f->ws));
+        assert_true(fg_ws_rest(f->ws));
+    }
+}
+
+/* A frame cut by the end of a read goes to wslay, which delivers it once when the rest comes;
+ * the read that completes it stays with wslay; the next read is the fast path's again. */
+static void frame_split_across_feeds(void **state) {
+    fixture *f = *state;
+    uint8_t a[64], b[300], c[64];
+    uint8_t payload[200];
+    memset(payload, 'p', sizeof payload);
+    size_t n1 = client_frame(a, 0x82, "one", 3, true);
+    uint8_t frame2[256];
+    size_t n2 = client_frame(frame2, 0x82, payload, sizeof payload, true);
+    memcpy(a + n1, frame2, 10); /* header and 2 payload bytes */
+    assert_int_equal(feed(f, a, n1 + 10), 0);
+    assert_int_equal(f->messages, 1);
+    assert_int_equal(f->in_place, 1);
+    assert_false(fg_ws_rest(f->ws)); /* wslay holds part of a frame */
+    memcpy(b, frame2 + 10, n2 - 10);
+    size_t nb = n2 - 10 + client_frame(b + n2 - 10, 0x82, "three", 5, true);
+    assert_int_equal(feed(f, b, nb), 0);
+    assert_int_equal(f->messages, 3);
+    assert_int_equal(f->in_place, 1);
+    size_t nc = client_frame(c, 0x82, "four", 4, true);
+    assert_int_equal(feed(f, c, nc), 0);
+    assert_int_equal(f->messages, 4);
+    assert_int_equal(f->in_place, 2);
+    assert_int_equal(f->lens[1], sizeof payload);
+    assert_int_equal(f->got.len, 3 + sizeof payload + 5 + 4);
+    assert_memory_equal(f->got.data, "one", 3);
+    assert_memory_equal(f->got.data + 3, payload, sizeof payload);
+    assert_memory_equal(f->got.data + 3 + sizeof payload, "threefour", 9);
+    assert_int_equal(fg_ws_bytes_received(f->ws), n1 + 10 + nb + nc);
+    assert_true(fg_ws_rest(f->ws));
+}
+
+/* A binary frame, a ping, a binary frame in one read: both messages in order, the ping
+ * answered with its payload. */
+static void fast_frame_then_ping_in_one_feed(void **state) {
+    fixture *f = *state;
+    uint8_t buf[128];
+    size_t n = client_frame(buf, 0x82, "AA", 2, true);
+    n += client_frame(buf + n, 0x89, "pi", 2, true);
+    n += client_frame(buf + n, 0x82, "BBB", 3, true);
+    assert_int_equal(feed(f, buf, n), 0);
+    assert_int_equal(f->messages, 2);
+    assert_int_equal(f->in_place, 1); /* the one after the ping is wslay's */
+    assert_int_equal(f->got.len, 5);
+    assert_memory_equal(f->got.data, "AABBB", 5);
+    assert_int_equal(fg_ws_bytes_received(f->ws), n);
+    assert_int_equal(fg_ws_flush(f->ws), 0);
+    size_t off = 0;
+    server_frame fr;
+    assert_true(next_frame(f, &off, &fr));
+    assert_int_equal(fr.opcode, 0xA);
+    assert_int_equal(fr.len, 2);
+    assert_memory_equal(fr.payload, "pi", 2);
+    assert_false(next_frame(f, &off, &fr));
+}
+
+/* A fragmented message, then whole frames, in one read and across reads: every message once,
+ * in order; the fast path takes over once the fragmented message is complete. */
+static void fragmented_message_then_fast_frames(void **state) {
+    fixture *f = *state;
+    uint8_t buf[128];
+    size_t n = client_frame(buf, 0x02, "ab", 2, true);
+    n += client_frame(buf + n, 0x80, "cd", 2, true);
+    n += client_frame(buf + n, 0x82, "ef", 2, true);
+    n += client_frame(buf + n, 0x82, "gh", 2, true);
+    assert_int_equal(feed(f, buf, n), 0);
+    assert_int_equal(f->messages, 3);
+    assert_int_equal(f->in_place, 0); /* wslay had the read from its first frame on */
+    size_t total = n;
+    n = client_frame(buf, 0x02, "ij", 2, true);
+    assert_int_equal(feed(f, buf, n), 0);
+    total += n;
+    n = client_frame(buf, 0x80, "kl", 2, true);
+    n += client_frame(buf + n, 0x82, "mn", 2, true);
+    assert_int_equal(feed(f, buf, n), 0);
+    total += n;
+    assert_int_equal(f->messages, 5);
+    n = client_frame(buf, 0x82, "op", 2, true);
+    assert_int_equal(feed(f, buf, n), 0);
+    total += n;
+    assert_int_equal(f->messages, 6);
+    assert_int_equal(f->in_place, 1);
+    assert_int_equal(f->got.len, 16);
+    assert_memory_equal(f->got.data, "abcdefghijklmnop", 16);
+    assert_int_equal(f->lens[0], 4);
+    assert_int_equal(f->lens[3], 4);
+    assert_int_equal(fg_ws_bytes_received(f->ws), total);
+}
+
+/* Behind a fast frame in the same read, an oversized frame still closes 1009 and an unmasked
+ * one 1002 (wslay's answers); the frame before is delivered, nothing after. */
+static void violations_after_fast_frames_keep_their_codes(void **state) {
+    static uint8_t big[MAX_MESSAGE + 1];
+    static uint8_t buf[MAX_MESSAGE + 64];
+    fixture *f = renew(state);
+    size_t n = client_frame(buf, 0x82, "ok", 2, true);
+    n += client_frame(buf + n, 0x82, big, sizeof big, true);
+    n += client_frame(buf + n, 0x82, "no", 2, true);
+    feed(f, buf, n);
+    fg_ws_flush(f->ws);
+    assert_int_equal(f->messages, 1);
+    assert_int_equal(f->in_place, 1);
+    expect_close(f, 1009);
+    assert_int_equal(fg_ws_close_code_sent(f->ws), 1009);
+
+    f = renew(state);
+    n = client_frame(buf, 0x82, "ok", 2, true);
+    n += client_frame(buf + n, 0x82, "bare", 4, false);
+    n += client_frame(buf + n, 0x82, "no", 2, true);
+    feed(f, buf, n);
+    fg_ws_flush(f->ws);
+    assert_int_equal(f->messages, 1);
+    expect_close(f, 1002);
+    assert_int_equal(fg_ws_close_code_sent(f->ws), 1002);
+
+    /* A length not in its shortest encoding after a fast frame: wslay's 1002 too. */
+    f = renew(state);
+    n = client_frame(buf, 0x82, "ok", 2, true);
+    static const uint8_t len16_small[] = {0x82, 0xFE, 0, 5, 1, 2, 3, 4, 'a', 'b', 'c', 'd', 'e'};
+    memcpy(buf + n, len16_small, sizeof len16_small);
+    n += sizeof len16_small;
+    assert_int_equal(feed(f, buf, n), FG_ERR_PROTO);
+    assert_int_equal(f->messages, 1);
+    expect_close(f, 1002);
+}
+
+/* The exact count of bytes received whatever path took them, for the keepalive. */
+static void bytes_received_exact_on_both_paths(void **state) {
+    fixture *f = *state;
+    uint8_t buf[600], payload[500];
+    memset(payload, 'z', sizeof payload);
+    uint64_t total = 0;
+    size_t n = client_frame(buf, 0x82, payload, 125, true); /* 7-bit length */
+    assert_int_equal(feed(f, buf, n), 0);
+    total += n;
+    assert_int_equal(fg_ws_bytes_received(f->ws), total);
+    n = client_frame(buf, 0x82, payload, 500, true); /* 16-bit length, fed in three reads */
+    assert_int_equal(feed(f, buf, 1), 0);
+    assert_int_equal(feed(f, buf + 1, 200), 0);
+    assert_int_equal(fg_ws_bytes_received(f->ws), total + 201);
+    assert_int_equal(feed(f, buf + 201, n - 201), 0);
+    total += n;
+    assert_int_equal(fg_ws_bytes_received(f->ws), total);
+    n = client_frame(buf, 0x8A, "pong", 4, true);
+    n += client_frame(buf + n, 0x82, payload, 126, true);
+    assert_int_equal(feed(f, buf, n), 0);
+    total += n;
+    assert_int_equal(fg_ws_bytes_received(f->ws), total);
+    assert_int_equal(f->messages, 3);
+    assert_true(fg_ws_rest(f->ws));
+}
+
+/* on_message closing the session stops delivery at once: the frames after it in the same
+ * read and in later reads are not delivered; the close goes out alone. */
+static void close_from_on_message_stops_delivery(void **state) {
+    static const unsigned modes[] = {0, FG_WS_WSLAY_ONLY};
+    for (size_t m = 0; m < 2; m++) {
+        fixture *f = renew_opts(state, modes[m]);
+        f->close_after = 2;
+        uint8_t buf[128];
+        size_t n = client_frame(buf, 0x82, "a", 1, true);
+        n += client_frame(buf + n, 0x82, "b", 1, true);
+        n += client_frame(buf + n, 0x82, "c", 1, true);
+        n += client_frame(buf + n, 0x89, "p", 1, true);
+        assert_int_equal(feed(f, buf, n), 0);
+        assert_int_equal(f->messages, 2);
+        assert_true(fg_ws_closing(f->ws));
+        n = client_frame(buf, 0x82, "d", 1, true);
+        feed(f, buf, n);
+        assert_int_equal(f->messages, 2);
+        assert_memory_equal(f->got.data, "ab", 2);
+        fg_ws_flush(f->ws);
+        expect_close(f, 1008); /* no pong: nothing after our close */
+    }
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -745,6 +988,13 @@ int main(void) {
         T(frame_header_in_all_three_encodings),
         T(sends_directly_only_when_wslay_holds_nothing),
         T(rests_only_between_messages),
+        T(several_frames_in_one_feed_in_order),
+        T(frame_split_across_feeds),
+        T(fast_frame_then_ping_in_one_feed),
+        T(fragmented_message_then_fast_frames),
+        T(violations_after_fast_frames_keep_their_codes),
+        T(bytes_received_exact_on_both_paths),
+        T(close_from_on_message_stops_delivery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
