@@ -355,12 +355,30 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     fg_gconn_schedule_flush(c);
 }
 
+/* nghttp2's allocations (several per call) from the loop's slab, when there is one. */
+static void *slab_malloc(size_t size, void *slab) {
+    return fg_slab_alloc(slab, size);
+}
+
+static void slab_free(void *ptr, void *slab) {
+    fg_slab_release(slab, ptr);
+}
+
+static void *slab_calloc(size_t nmemb, size_t size, void *slab) {
+    return fg_slab_calloc(slab, nmemb, size);
+}
+
+static void *slab_realloc(void *ptr, size_t size, void *slab) {
+    return fg_slab_realloc(slab, ptr, size);
+}
+
 static int start_session(fg_grpc_conn *c) {
     nghttp2_session_callbacks *cbs;
     nghttp2_session_callbacks_new(&cbs);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv_callback);
     fg_gcall_set_callbacks(cbs);
-    int rv = nghttp2_session_client_new(&c->session, cbs, c);
+    nghttp2_mem mem = {c->opts.slab, slab_malloc, slab_free, slab_calloc, slab_realloc};
+    int rv = nghttp2_session_client_new3(&c->session, cbs, c, NULL, c->opts.slab ? &mem : NULL);
     nghttp2_session_callbacks_del(cbs);
     if (rv != 0)
         return FG_ERR_PROTO;

@@ -32,6 +32,7 @@
 #include <uv.h>
 
 #include "fg_orca.h"
+#include "fg_slab.h"
 #include "fg_tls.h"
 
 typedef struct fg_grpc_conn fg_grpc_conn;
@@ -67,6 +68,9 @@ typedef struct fg_grpc_conn_opts {
      * borrowed, outliving the connection, which connections on the same loop may share: every
      * read is consumed before its callback returns. */
     uint8_t *read_buf;
+    /* NULL: nghttp2 allocates from the heap. Else from this slab (borrowed, outliving the
+     * connection; the loop's). */
+    fg_slab *slab;
     fg_grpc_conn_state_cb state_cb; /* may be NULL */
     void *user;
 } fg_grpc_conn_opts;

@@ -183,6 +183,7 @@ int fg_backend_new(fg_pool *pool, const char *addr, fg_backend **out) {
         .max_queue = pool->cfg.max_queue,
         .tls = pool->cfg.tls,
         .read_buf = pool->read_buf,
+        .slab = pool->slab,
         .state_cb = on_conn_state,
         .user = b,
     };

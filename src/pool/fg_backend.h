@@ -100,6 +100,7 @@ struct fg_pool {
     fg_sched sched;          /* frames waiting for a backend, per flow */
     fg_flow *default_flow;   /* for fg_pool_submit without a flow */
     uint8_t *read_buf;       /* the backends' connections read into it (one loop: shared) */
+    fg_slab *slab;           /* the per-frame allocations of the pool and its connections */
     fg_call *calls;          /* every frame not yet answered (queued or in flight) */
     size_t busy_flows;       /* flows with frames not yet answered (for fair shares) */
     int64_t queued_reported; /* this pool's part of the queue_length gauge */

@@ -489,7 +489,8 @@ static void on_attempt_done(void *user, const fg_grpc_result *res) {
     int status = res->status;
     const char *message = res->message;
     fg_reply reply = {0}; /* its image points into res->reply: no copy */
-    if (status == FG_STATUS_OK && fg_reply_unpack(&reply, res->reply, res->reply_len) < 0) {
+    if (status == FG_STATUS_OK &&
+        fg_reply_unpack(&reply, res->reply, res->reply_len, pool->slab) < 0) {
         status = FG_STATUS_INTERNAL;
         message = "bad RenderReply";
     }
@@ -1059,6 +1060,7 @@ int fg_pool_new(uv_loop_t *loop, const fg_pool_config *cfg, fg_pool **out) {
     }
     pool->cursor = fg_shared_cursor(pool->shared);
     pool->read_buf = fg_malloc(FG_GRPC_READ_BUF_SIZE);
+    pool->slab = fg_slab_new(FG_SLAB_KEEP_DEFAULT);
     pool->nbackends = cfg->naddrs;
     pool->backends = fg_calloc(cfg->naddrs, sizeof *pool->backends);
     for (size_t i = 0; i < cfg->naddrs; i++) {
@@ -1088,6 +1090,7 @@ static void on_part_closed(void *arg) {
     fg_pool_flow_free(pool->default_flow);
     fg_shared_unref(pool->shared);
     free(pool->read_buf);
+    fg_slab_free(pool->slab);
     void (*closed_cb)(void *) = pool->closed_cb;
     void *closed_arg = pool->closed_arg;
     free(pool);

@@ -73,16 +73,26 @@ static bool split_image(const uint8_t *buf, size_t len, uint8_t *rest, size_t *r
     return true;
 }
 
-int fg_reply_unpack(fg_reply *r, const uint8_t *buf, size_t len) {
+static void *slab_alloc(void *slab, size_t size) {
+    return fg_slab_alloc(slab, size);
+}
+
+static void slab_free(void *slab, void *ptr) {
+    fg_slab_release(slab, ptr);
+}
+
+int fg_reply_unpack(fg_reply *r, const uint8_t *buf, size_t len, fg_slab *slab) {
     uint8_t rest[OTHER_FIELDS_MAX] = {0};
     size_t rest_len, image_len;
     const uint8_t *image;
     r->image_borrowed = false;
+    r->heap = (ProtobufCAllocator){.alloc = slab_alloc, .free = slab_free, .allocator_data = slab};
+    ProtobufCAllocator *heap = slab ? &r->heap : NULL;
     if (!split_image(buf, len, rest, &rest_len, &image, &image_len)) {
-        r->msg = framegate__v1__render_reply__unpack(NULL, len, buf);
+        r->msg = framegate__v1__render_reply__unpack(heap, len, buf);
         return r->msg ? 0 : FG_ERR_PROTO;
     }
-    r->msg = framegate__v1__render_reply__unpack(NULL, rest_len, rest);
+    r->msg = framegate__v1__render_reply__unpack(heap, rest_len, rest);
     if (!r->msg)
         return FG_ERR_PROTO;
     if (image) {
@@ -100,6 +110,7 @@ void fg_reply_free(fg_reply *r) {
         r->msg->image.data = NULL; /* not protobuf-c's to free */
         r->msg->image.len = 0;
     }
-    framegate__v1__render_reply__free_unpacked(r->msg, NULL);
+    framegate__v1__render_reply__free_unpacked(r->msg,
+                                               r->heap.allocator_data ? &r->heap : NULL);
     r->msg = NULL;
 }

@@ -15,15 +15,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fg_slab.h"
 #include "framegate/v1/frames.pb-c.h"
 
 typedef struct fg_reply {
     Framegate__V1__RenderReply *msg;
-    bool image_borrowed; /* msg->image.data points into the caller's buffer */
+    bool image_borrowed;     /* msg->image.data points into the caller's buffer */
+    ProtobufCAllocator heap; /* protobuf-c's allocations: from the slab (or the heap) */
 } fg_reply;
 
-/* 0 with r->msg set (valid while buf is), or FG_ERR_PROTO (not a RenderReply). */
-int fg_reply_unpack(fg_reply *r, const uint8_t *buf, size_t len);
+/* 0 with r->msg set (valid while buf is), or FG_ERR_PROTO (not a RenderReply). protobuf-c
+ * allocates from slab (borrowed; NULL: the heap) until fg_reply_free. */
+int fg_reply_unpack(fg_reply *r, const uint8_t *buf, size_t len, fg_slab *slab);
 /* Frees r->msg (not the borrowed image). */
 void fg_reply_free(fg_reply *r);
 
