@@ -110,7 +110,6 @@ void fg_reply_free(fg_reply *r) {
         r->msg->image.data = NULL; /* not protobuf-c's to free */
         r->msg->image.len = 0;
     }
-    framegate__v1__render_reply__free_unpacked(r->msg,
-                                               r->heap.allocator_data ? &r->heap : NULL);
+    framegate__v1__render_reply__free_unpacked(r->msg, r->heap.allocator_data ? &r->heap : NULL);
     r->msg = NULL;
 }
