@@ -63,12 +63,11 @@ for r in $(seq "$repeats"); do
 		"$(grep . "$work/cpu-b" | tail -n 1)" "$(tail -n 1 "$work/fps-b")"
 done
 
-median() { grep . "$1" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-cpu_a=$(median "$work/cpu-a") cpu_b=$(median "$work/cpu-b")
-fps_a=$(median "$work/fps-a") fps_b=$(median "$work/fps-b")
+cpu_a=$(lib_median "$work/cpu-a") cpu_b=$(lib_median "$work/cpu-b")
+fps_a=$(lib_median "$work/fps-a") fps_b=$(lib_median "$work/fps-b")
 paste <(grep . "$work/cpu-a") <(grep . "$work/cpu-b") | awk '{ print $2 / $1 }' >"$work/ratios"
 echo
 printf 'A: %.1f us/frame, %.0f frames/s (medians)\n' "$cpu_a" "$fps_a"
 printf 'B: %.1f us/frame, %.0f frames/s (medians)\n' "$cpu_b" "$fps_b"
 printf 'B/A CPU per frame: %.3f of the medians, %.3f median of the rounds; frames/s %.3f\n' \
-	"$(lib_ratio "$cpu_b" "$cpu_a")" "$(median "$work/ratios")" "$(lib_ratio "$fps_b" "$fps_a")"
+	"$(lib_ratio "$cpu_b" "$cpu_a")" "$(lib_median "$work/ratios")" "$(lib_ratio "$fps_b" "$fps_a")"

@@ -284,6 +284,12 @@ lib_ws_summary() {
 	WS_ERRORS=$(lib_json "$1" '.errors | join("; ")')
 }
 
+# lib_median FILE: the median of the numbers in FILE (one a line; blank lines skipped), "-" if none.
+lib_median() {
+	sort -g "$1" | awk 'NF { v[++n] = $1 } END { if (n == 0) print "-"; else if (n % 2) print v[(n + 1) / 2];
+		else print (v[n / 2] + v[n / 2 + 1]) / 2 }'
+}
+
 # lib_ratio A B [FORMAT]: A / B.
 lib_ratio() {
 	awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN { if (b > 0) printf f, a / b; else print "-" }'

@@ -38,14 +38,9 @@ lib_bench 2 "$work/warm-direct.json" grpc --targets "$SERVER_ADDRS" --concurrenc
 lib_bench 2 "$work/warm-proxy.json" ws --url "$PROXY_URL" --connections 4 --duration 1 \
 	--input-bytes "$input_bytes"
 
-# median FILE: the median of the numbers in FILE (one a line).
-median() {
-	sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2];
-		else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 # keep NAME VALUE: appends VALUE to the list NAME of this connection count.
 keep() { echo "$2" >>"$work/m-$conns-$1"; }
-med() { median "$work/m-$conns-$1" | awk '{ printf ($1 ~ /^[0-9.]+$/ ? "%.1f" : "%s"), $1 }'; }
+med() { lib_median "$work/m-$conns-$1" | awk '{ printf ($1 ~ /^[0-9.]+$/ ? "%.1f" : "%s"), $1 }'; }
 
 # One direct and one proxied run; records their figures.
 run_pair() {

@@ -63,12 +63,8 @@ for mode in plain tls; do # warm up: connections, allocator, session caches
 		--connections 4 --duration 1 --input-bytes "$input_bytes"
 done
 
-median() {
-	sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2];
-		else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 keep() { echo "$3" >>"$work/m-$1-$2"; }
-med() { median "$work/m-$1-$2" | awk '{ printf ($1 ~ /^[0-9.]+$/ ? "%.1f" : "%s"), $1 }'; }
+med() { lib_median "$work/m-$1-$2" | awk '{ printf ($1 ~ /^[0-9.]+$/ ? "%.1f" : "%s"), $1 }'; }
 
 # run MODE I: one run through that proxy; records its figures.
 run_one() {

@@ -45,10 +45,6 @@ echo "framegate vs the original design (Go): $backends frameserver(s) at --infer
 echo "$conns connections x 1 in flight, $duration s per run, median of $repeats alternating runs"
 lib_machine
 
-median() {
-	sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2];
-		else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 # run NAME PID URL SECONDS: one framebench run; appends frames/s, CPU/frame, p50, p99, not OK.
 run() {
@@ -81,9 +77,9 @@ done
 
 printf '\n%-10s %9s %12s %8s %8s %7s\n' proxy frames/s cpu_us/frame p50_us p99_us not_ok
 for name in framegate go; do
-	printf '%-10s %9.0f %12s %8s %8s %7s\n' "$name" "$(median "$work/$name-fps")" \
-		"$(median "$work/$name-cpu")" "$(median "$work/$name-p50")" "$(median "$work/$name-p99")" \
+	printf '%-10s %9.0f %12s %8s %8s %7s\n' "$name" "$(lib_median "$work/$name-fps")" \
+		"$(lib_median "$work/$name-cpu")" "$(lib_median "$work/$name-p50")" "$(lib_median "$work/$name-p99")" \
 		"$(paste -sd+ "$work/$name-bad" | bc)"
 done
-echo "framegate / go: $(lib_ratio "$(median "$work/framegate-fps")" "$(median "$work/go-fps")") x the frames/s," \
-	"$(lib_ratio "$(median "$work/go-cpu")" "$(median "$work/framegate-cpu")") x less proxy CPU per frame"
+echo "framegate / go: $(lib_ratio "$(lib_median "$work/framegate-fps")" "$(lib_median "$work/go-fps")") x the frames/s," \
+	"$(lib_ratio "$(lib_median "$work/go-cpu")" "$(lib_median "$work/framegate-cpu")") x less proxy CPU per frame"
