@@ -12,7 +12,7 @@
 # the run, divided by the replies) and frames/s, and the ratio B/A of the medians and the median
 # of the per-round ratios (the figure to quote: it pairs runs that were close in time).
 # Environment: DURATION (default 3), REPEATS rounds (default 7), CONNS (default 100), BACKENDS
-# (default 1), PROXY_FLAGS (extra flags for both).
+# (default 1), INFLIGHT frames in flight per connection (default 1), PROXY_FLAGS (extra flags for both).
 set -eu -o pipefail
 . "$(dirname "$0")/lib.sh"
 lib_init ab "${1:?usage: bench/ab.sh BUILD_DIR PROXY_A PROXY_B}"
@@ -21,6 +21,7 @@ proxy_b=${3:?usage: bench/ab.sh BUILD_DIR PROXY_A PROXY_B}
 duration=${DURATION:-3}
 repeats=${REPEATS:-7}
 conns=${CONNS:-100}
+inflight=${INFLIGHT:-1}
 
 lib_start_servers "${BACKENDS:-1}" --infer-ms 0
 declare -A pid url
@@ -35,14 +36,14 @@ for side in a b; do
 done
 
 echo "framegate A/B: A=$proxy_a B=$proxy_b"
-echo "$conns connection(s) x 1 in flight, ${BACKENDS:-1} backend(s) at --infer-ms 0, $duration s per run, $repeats rounds"
+echo "$conns connection(s) x $inflight in flight, ${BACKENDS:-1} backend(s) at --infer-ms 0, $duration s per run, $repeats rounds"
 lib_machine
 
 # run SIDE ROUND: one loaded run of SIDE; appends its CPU/frame and frames/s.
 run() {
 	local side=$1 out=$work/$1-$2.json before after replies
 	before=$(lib_cpu_ticks "${pid[$side]}")
-	lib_bench "$duration" "$out" ws --url "${url[$side]}" --connections "$conns" --inflight 1 \
+	lib_bench "$duration" "$out" ws --url "${url[$side]}" --connections "$conns" --inflight "$inflight" \
 		--duration "$duration" --input-bytes 100 --connect-timeout 20
 	after=$(lib_cpu_ticks "${pid[$side]}")
 	replies=$(lib_json "$out" '.replies')
