@@ -1,11 +1,8 @@
 /*
  * fg_ws_accept: the RFC 6455 handshake value Sec-WebSocket-Accept =
  * base64(SHA-1(Sec-WebSocket-Key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")).
- *
- * Why a SHA-1 of our own: none of the stack's libraries (libuv, nghttp2, wslay, http-parser,
- * jansson, protobuf-c) exports one, and pulling in OpenSSL or nettle for 20 bytes per handshake
- * would add a crypto dependency to a proxy that does no cryptography. SHA-1 is used here only
- * as the RFC's fixed checksum, not for security. Tested against the FIPS 180 vectors.
+ * SHA-1 and base64 are OpenSSL's (libcrypto, which the stack has for TLS); SHA-1 serves here
+ * only as the RFC's fixed checksum, not for security.
  */
 #ifndef FG_WS_ACCEPT_H
 #define FG_WS_ACCEPT_H
@@ -16,8 +13,6 @@
 
 #define FG_SHA1_LEN 20
 #define FG_WS_ACCEPT_LEN 28 /* base64 of 20 bytes, without NUL */
-
-void fg_sha1(const void *data, size_t len, uint8_t out[FG_SHA1_LEN]);
 
 /* True when key[0..len) is a valid Sec-WebSocket-Key: base64 of exactly 16 bytes. */
 bool fg_ws_key_valid(const char *key, size_t len);
