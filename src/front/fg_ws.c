@@ -228,30 +228,28 @@ static bool peer_close_refused(const fg_ws *ws) {
            !wslay_event_get_read_enabled(ws->ctx);
 }
 
-bool fg_ws_rest(fg_ws *ws) {
-    if (!ws->ctx)
-        return true;
-    wslay_event_context_ptr ctx = ws->ctx;
-    if (ws->failed || ws->closing || ws->peer_close_started || ws->mid_frame || ws->msg_open ||
-        ws->msgs || ws->bytes_in != ws->bytes_framed || !wslay_event_get_read_enabled(ctx) ||
-        !wslay_event_get_write_enabled(ctx) || wslay_event_want_write(ctx) ||
-        wslay_event_get_queued_msg_count(ctx) > 0 || wslay_event_get_close_received(ctx) ||
-        wslay_event_get_close_sent(ctx))
-        return false;
-    wslay_event_context_free(ctx);
-    ws->ctx = NULL;
-    return true;
-}
-
-/* wslay holds nothing of what the client sent and would deliver the next binary message:
- * every byte fed belongs to a complete frame, no fragmented message is open, no close was
- * started, queued, sent or received (what fg_ws_rest asks of the receiving side). */
-static bool recv_between_messages(const fg_ws *ws) {
-    if (ws->wslay_only || fg_ws_closing(ws))
+/* The receiving side is between messages: wslay holds nothing of what the client sent and
+ * would deliver the next binary message (every byte fed belongs to a complete frame, no
+ * fragmented message is open, no close was started, queued, sent or received). Half of what
+ * fg_ws_rest asks, and all the frame-level receive path needs. */
+static bool receive_idle(const fg_ws *ws) {
+    if (fg_ws_closing(ws))
         return false;
     wslay_event_context_ptr ctx = ws->ctx;
     return !ctx || (ws->bytes_in == ws->bytes_framed && !ws->msg_open && !ws->peer_close_started &&
                     !wslay_event_get_close_received(ctx) && !wslay_event_get_close_sent(ctx));
+}
+
+bool fg_ws_rest(fg_ws *ws) {
+    if (!ws->ctx)
+        return true;
+    wslay_event_context_ptr ctx = ws->ctx;
+    if (!receive_idle(ws) || ws->mid_frame || ws->msgs || !wslay_event_get_write_enabled(ctx) ||
+        wslay_event_want_write(ctx) || wslay_event_get_queued_msg_count(ctx) > 0)
+        return false;
+    wslay_event_context_free(ctx);
+    ws->ctx = NULL;
+    return true;
 }
 
 /*
@@ -286,7 +284,7 @@ static size_t recv_messages(fg_ws *ws, uint8_t *data, size_t len) {
 }
 
 int fg_ws_feed(fg_ws *ws, uint8_t *data, size_t len) {
-    if (recv_between_messages(ws)) {
+    if (!ws->wslay_only && receive_idle(ws)) {
         size_t taken = recv_messages(ws, data, len);
         data += taken;
         len -= taken;
